@@ -1,0 +1,46 @@
+"""``lifelong-run``: the Hydra app that runs a benchmark.
+
+    lifelong-run                                   # real-time benchmark, SimCLR, CPU preset
+    lifelong-run benchmark.conditions=[build] benchmark.window_minutes=0.5 benchmark.ratio=1:1
+    lifelong-run -m seed=0,1,2                     # a sweep
+    lifelong-run preset=paper ...                  # paper scale
+"""
+from __future__ import annotations
+
+import logging
+import sys
+
+import hydra
+from omegaconf import DictConfig
+
+from .errors import EXIT_USER_ERROR, USER_ERRORS
+
+log = logging.getLogger("lifelong")
+
+
+def run_benchmark(cfg: DictConfig):
+    name = cfg.benchmark.name
+    if name == "realtime":
+        from ..realtime.benchmark import run_realtime
+
+        return run_realtime(cfg)
+    raise USER_ERRORS[0](f"unknown benchmark {name!r}; expected 'realtime'")
+
+
+@hydra.main(version_base="1.3", config_path="../conf", config_name="config")
+def _app(cfg: DictConfig) -> None:
+    try:
+        run_benchmark(cfg)
+    except USER_ERRORS as exc:
+        print(f"error: {exc}", file=sys.stderr, flush=True)
+        sys.exit(EXIT_USER_ERROR)
+
+
+def main() -> None:
+    logging.getLogger("pytorch_lightning.utilities.rank_zero").setLevel(logging.WARNING)
+    logging.getLogger("lightning.pytorch.utilities.rank_zero").setLevel(logging.WARNING)
+    _app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,38 @@
+"""What produced a result: package versions and the project's git commit."""
+from __future__ import annotations
+
+import importlib.metadata
+import platform
+import subprocess
+from pathlib import Path
+
+PACKAGES = ("torch", "torchvision", "pytorch-lightning", "hydra-core", "kornia", "h5py", "numpy", "matplotlib", "timm")
+
+
+def package_versions() -> dict[str, str]:
+    versions = {"python": platform.python_version()}
+    for name in PACKAGES:
+        try:
+            versions[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            pass
+    try:
+        versions["lifelong-visual-learning"] = importlib.metadata.version("lifelong-visual-learning")
+    except importlib.metadata.PackageNotFoundError:
+        pass
+    return versions
+
+
+def git_commit() -> str:
+    """The commit of the project checkout, with '+dirty' for uncommitted changes; 'unknown' outside git."""
+    root = Path(__file__).resolve().parents[1]
+    try:
+        sha = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=10, check=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"], cwd=root, capture_output=True, text=True, timeout=10
+        ).stdout.strip()
+        return sha + ("+dirty" if dirty else "")
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"

@@ -1,0 +1,1 @@
+"""Training machinery shared by the benchmarks: the Lightning module, step batches, checkpoints."""

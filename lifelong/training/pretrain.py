@@ -1,0 +1,71 @@
+"""Pretraining: train an algorithm on the pretraining set and save a starting-point checkpoint.
+
+The checkpoint holds weights and optimizer state (the real-time protocol restores both). A
+checkpoint is cached under ``cache_dir`` by a hash of everything that determines it, so a second
+run with the same settings starts from the cached file.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from pathlib import Path
+
+import torch
+from omegaconf import DictConfig, OmegaConf
+from torch.utils.data import DataLoader
+
+from streams.image_store import ImageStore
+from streams.stream_sampler import pretraining_order
+
+from ..atomic_write import atomic_path
+from ..components import algorithm_parts, make_trainer
+from .ssl_module import SSLModule
+from .step_batches import StepBatches
+
+CACHE_KEYS = ("algorithm", "backbone", "pretrain_data", "pretraining", "image_size", "seed")
+
+
+def pretraining_key(cfg: DictConfig) -> str:
+    parts = {k: OmegaConf.to_container(cfg[k], resolve=True) if isinstance(cfg[k], DictConfig) else cfg[k]
+             for k in CACHE_KEYS if k in cfg}
+    parts["pretraining"] = {k: v for k, v in parts.get("pretraining", {}).items() if k not in ("checkpoint", "cache")}
+    blob = json.dumps(parts, sort_keys=True, default=str).encode()
+    return hashlib.sha256(blob).hexdigest()[:16]
+
+
+def pretrain(cfg: DictConfig, store: ImageStore, out_path: Path) -> Path:
+    """Train from random initialisation for ``pretraining.steps`` steps; write ``out_path`` atomically."""
+    pcfg = cfg.pretraining
+    parts = algorithm_parts(cfg)
+    torch.manual_seed(int(cfg.seed))
+    algorithm = parts.make()
+    steps = int(pcfg.steps)
+    order = pretraining_order(len(store), steps, int(pcfg.batch_pairs), seed=int(cfg.seed))
+    module = SSLModule(
+        algorithm,
+        parts.optimizer_factory,
+        parts.weight_decay,
+        stream_augment=None,
+        pretrain_augment=parts.pretrain_augment,
+        warmup_steps=int(pcfg.warmup_steps),
+        total_steps=steps,
+        channels_last=bool(cfg.channels_last),
+    )
+    loader = DataLoader(StepBatches(store, order), batch_size=None, num_workers=int(cfg.num_workers))
+    trainer = make_trainer(cfg, max_steps=steps)
+    t0 = time.time()
+    trainer.fit(module, loader)
+    with atomic_path(out_path) as tmp:
+        trainer.save_checkpoint(tmp)
+        ckpt = torch.load(tmp, map_location="cpu", weights_only=False)
+        ckpt["lifelong"] = {
+            "algorithm": parts.name,
+            "image_size": int(cfg.image_size),
+            "pretraining": OmegaConf.to_container(pcfg, resolve=True),
+            "pretraining_seconds": time.time() - t0,
+            "final_loss": module.losses[-1] if module.losses else None,
+            "losses": module.losses,
+        }
+        torch.save(ckpt, tmp)
+    return out_path

@@ -1,0 +1,115 @@
+"""The Lightning module that trains any :class:`algorithms.base.Algorithm` on step batches.
+
+Batches arrive as uint8 and are augmented on the device in ``on_after_batch_transfer``: the
+stream part with the algorithm's stream recipe, the pretraining part with its pretraining
+recipe (which includes ResizeCenterPad). Stream pairs come first, then pretraining pairs,
+concatenated into one batch and one loss (realtime.md §5 ``concat_batch``).
+"""
+from __future__ import annotations
+
+import math
+from typing import Callable
+
+import pytorch_lightning as pl
+import torch
+from torch import nn
+
+from algorithms.base import Algorithm
+
+
+class SSLModule(pl.LightningModule):
+    def __init__(
+        self,
+        algorithm: Algorithm,
+        optimizer_factory: Callable[[list[dict]], torch.optim.Optimizer],
+        weight_decay: float,
+        stream_augment: nn.Module | None,
+        pretrain_augment: nn.Module,
+        constant_lr: float | None = None,
+        warmup_steps: int = 0,
+        total_steps: int | None = None,
+        optimizer_state: dict | None = None,
+        channels_last: bool = False,
+    ) -> None:
+        super().__init__()
+        self.algorithm = algorithm
+        self.optimizer_factory = optimizer_factory
+        self.weight_decay = weight_decay
+        self.stream_augment = stream_augment
+        self.pretrain_augment = pretrain_augment
+        self.constant_lr = constant_lr
+        self.warmup_steps = warmup_steps
+        self.total_steps = total_steps
+        self.optimizer_state = optimizer_state
+        self.channels_last = channels_last
+        self.losses: list[float] = []
+        if channels_last:
+            self.algorithm.to(memory_format=torch.channels_last)
+
+    # ---------------------------------------------------------------- data on the device
+    def on_after_batch_transfer(self, batch: dict, dataloader_idx: int) -> dict:
+        v1, v2 = [], []
+        if "stream1" in batch and batch["stream1"].shape[0]:
+            if self.stream_augment is None:
+                raise RuntimeError("stream batch given but the module has no stream augmentation")
+            a, b = self.stream_augment.forward_pair(_to_float(batch["stream1"]), _to_float(batch["stream2"]))
+            v1.append(a)
+            v2.append(b)
+        pre = batch["pretrain"]
+        if pre.shape[0]:
+            x = _to_float(pre)
+            a, b = self.pretrain_augment.forward_pair(x, x)
+            v1.append(a)
+            v2.append(b)
+        view1, view2 = torch.cat(v1), torch.cat(v2)
+        if self.channels_last:
+            view1 = view1.contiguous(memory_format=torch.channels_last)
+            view2 = view2.contiguous(memory_format=torch.channels_last)
+        return {"view1": view1, "view2": view2, "step": batch["step"]}
+
+    # ---------------------------------------------------------------- training
+    def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
+        loss = self.algorithm.training_loss(batch["view1"], batch["view2"])
+        if not torch.isfinite(loss):
+            raise FloatingPointError(f"non-finite loss {loss.item()} at step {int(batch['step'])}")
+        self.losses.append(float(loss.detach()))
+        self.log("loss", loss.detach(), prog_bar=True, on_step=True, logger=self.logger is not None)
+        return loss
+
+    def optimizer_step(self, *args, **kwargs) -> None:
+        super().optimizer_step(*args, **kwargs)
+        self.algorithm.after_optimizer_step()       # EMA targets / key encoders, once per step
+
+    def configure_optimizers(self):
+        groups = self.algorithm.param_groups(self.weight_decay)
+        optimizer = self.optimizer_factory(groups)
+        if self.optimizer_state is not None:
+            try:
+                optimizer.load_state_dict(self.optimizer_state)
+            except (ValueError, KeyError) as exc:
+                raise ValueError(f"checkpoint optimizer state does not fit this algorithm's parameter groups: {exc}")
+        if self.constant_lr is not None:
+            for g in optimizer.param_groups:
+                g["lr"] = self.constant_lr
+            return optimizer
+        if self.total_steps is None:
+            return optimizer
+        lr_lambda = warmup_cosine(self.warmup_steps, self.total_steps)
+        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_lambda)
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
+
+
+def warmup_cosine(warmup_steps: int, total_steps: int, warmup_start: float = 1e-4):
+    """Linear warm-up from ``warmup_start`` x lr, then cosine to 0 (the "ep300" recipe shape)."""
+
+    def factor(step: int) -> float:
+        if step < warmup_steps:
+            return warmup_start + (1 - warmup_start) * step / max(1, warmup_steps)
+        progress = (step - warmup_steps) / max(1, total_steps - warmup_steps)
+        return 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
+
+    return factor
+
+
+def _to_float(images: torch.Tensor) -> torch.Tensor:
+    return images.float().div_(255.0)

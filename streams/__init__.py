@@ -1,0 +1,4 @@
+"""Stimuli, frame sources, session simulation and samplers.
+
+Imports neither ``algorithms`` nor ``lifelong``.
+"""
