@@ -1,12 +1,14 @@
 """Build the run's objects from the Hydra config (``_target_`` instantiation)."""
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from typing import Callable
 
 import torch
+from hydra.errors import InstantiationException
 from hydra.utils import instantiate
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 from algorithms.base import Algorithm
 
@@ -26,6 +28,20 @@ class AlgorithmParts:
     stream_augment: torch.nn.Module
     pretrain_augment: torch.nn.Module
     realtime_lr: float
+
+
+def build(node: DictConfig, what: str, **kwargs):
+    """``instantiate`` with the target's own error surfaced (Hydra wraps it) and unset values named."""
+    missing = [k for k in node if k != "_target_" and OmegaConf.is_missing(node, k)]
+    if missing:
+        raise ConfigError(f"{what}.{missing[0]} is not set (e.g. {what}.{missing[0]}=/path/to/data)")
+    try:
+        return instantiate(node, **kwargs)
+    except InstantiationException as exc:
+        cause = exc.__cause__
+        if isinstance(cause, ValueError):        # the project's input errors are ValueErrors
+            raise cause from None
+        raise
 
 
 def algorithm_parts(cfg: DictConfig) -> AlgorithmParts:
@@ -48,5 +64,11 @@ def algorithm_parts(cfg: DictConfig) -> AlgorithmParts:
 
 
 def make_trainer(cfg: DictConfig, **kwargs):
-    """A Lightning Trainer from the ``trainer`` config group plus run-specific arguments."""
+    """A Lightning Trainer from the ``trainer`` config group plus run-specific arguments.
+
+    Lightning's per-Trainer banners (devices, precision, "fit stopped") are silenced: a benchmark
+    builds one Trainer per exposure run and prints its own summary.
+    """
+    for name in ("pytorch_lightning", "lightning.pytorch", "lightning_fabric", "lightning"):
+        logging.getLogger(name).setLevel(logging.WARNING)
     return instantiate(cfg.trainer, _partial_=True)(**kwargs)

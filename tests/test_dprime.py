@@ -41,7 +41,7 @@ def test_nearest_template_readout_with_ties_as_errors():
     tests[1] = torch.tensor([[0.0, 1.0], [0.1, 0.9], [1.0, 0.2], [0.6, 0.5]])
     r = pair_readout(templates, tests, [(0, 1)])
     assert r.confusion[0].tolist() == [[3, 2], [1, 2]]
-    h, f = 3 / 4, 2 / 4
+    h = 3 / 4                       # F = 2/4 -> Phi^-1(0.5) = 0
     expected = torch.special.ndtri(torch.tensor(h, dtype=torch.float64)) - 0.0
     assert r.dprime[0].item() == pytest.approx(float(expected))
     # margins: A images 0.9, 0.9, 1.0, 0.0(tie, wrong); B images 1.0, 0.8, -0.8, -0.1

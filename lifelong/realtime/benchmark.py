@@ -10,7 +10,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 from torch.utils.data import DataLoader
 
@@ -23,7 +22,7 @@ from streams.session import CONDITIONS, SessionProtocol, build_session
 from streams.stimulus_set import StimulusSet
 from streams.stream_sampler import plan_stream, pretraining_order
 
-from ..components import AlgorithmParts, ConfigError, algorithm_parts, make_trainer
+from ..components import AlgorithmParts, ConfigError, algorithm_parts, build, make_trainer
 from ..provenance import git_commit, package_versions
 from ..training.checkpoint import load_checkpoint, restore_algorithm
 from ..training.pretrain import pretrain, pretraining_key
@@ -110,8 +109,8 @@ def realtime_settings(cfg: DictConfig, parts: AlgorithmParts | None = None) -> R
 
 
 def load_inputs(cfg: DictConfig) -> tuple[StimulusSet, ImageStore]:
-    stim = instantiate(cfg.stimuli)
-    store = instantiate(cfg.pretrain_data)
+    stim = build(cfg.stimuli, "stimuli")
+    store = build(cfg.pretrain_data, "pretrain_data")
     if isinstance(store, torch.Tensor):
         store = TensorImageStore(store, source="procedural")
     if stim.image_size != int(cfg.image_size) or store.image_size != int(cfg.image_size):
@@ -181,7 +180,7 @@ def run_exposure(
     )
     trainer = make_trainer(cfg, max_steps=s.num_steps, callbacks=[readout])
     trainer.fit(module, loader)
-    rl = readout.log
+    rl = readout.record
     if len(rl.steps) != N_EVALUATIONS:
         raise RuntimeError(f"expected {N_EVALUATIONS} evaluations, got {len(rl.steps)} at steps {rl.steps}")
     dbig = rl.array("big", "dprime")

@@ -59,13 +59,13 @@ class DPrimeReadout(pl.Callback):
     def __init__(self, embedder: PairEmbedder, every_n_steps: int) -> None:
         self.embedder = embedder
         self.every_n_steps = every_n_steps
-        self.log = ReadoutLog()
+        self.record = ReadoutLog()
 
     def _evaluate(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         big, small = self.embedder.readout(pl_module.algorithm, pl_module.device)
-        self.log.steps.append(int(trainer.global_step))
-        self.log.big.append(big)
-        self.log.small.append(small)
+        self.record.steps.append(int(trainer.global_step))
+        self.record.big.append(big)
+        self.record.small.append(small)
 
     def on_train_start(self, trainer, pl_module) -> None:
         if trainer.global_step == 0:

@@ -1,0 +1,29 @@
+"""Compose the project's Hydra config in tests (no Hydra app, no output folder of its own)."""
+from __future__ import annotations
+
+from hydra import compose, initialize_config_module
+from omegaconf import DictConfig, open_dict
+
+#: a run small enough for the test suite: 2 pairs, 18 steps, tiny sets, 32 px
+TINY = [
+    "benchmark.pairs=[0,14]",
+    "benchmark.num_steps=18",
+    "benchmark.batch_pairs=16",
+    "pretraining.steps=12",
+    "pretraining.batch_pairs=32",
+    "pretraining.warmup_steps=2",
+    "pretraining.cache=false",
+    "pretrain_data.n_images=96",
+    "trainer.enable_progress_bar=false",
+]
+
+
+def make_cfg(tmp_path, overrides=()) -> DictConfig:
+    with initialize_config_module(config_module="lifelong.conf", version_base="1.3"):
+        own_stimuli = any(o.startswith("stimuli=") for o in overrides)
+        extra = [] if own_stimuli else ["stimuli.n_test=6"]
+        cfg = compose(config_name="config", overrides=[*TINY, *extra, *overrides])
+    with open_dict(cfg):
+        cfg.output_dir = str(tmp_path)
+        cfg.cache_dir = str(tmp_path / "cache")
+    return cfg
