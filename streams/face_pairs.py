@@ -3,8 +3,6 @@ from __future__ import annotations
 
 import itertools
 
-import numpy as np
-
 #: number of identities in the real-time benchmark
 N_IDENTITIES = 6
 

@@ -62,3 +62,27 @@ def test_plot_cli_rejects_a_file_that_is_not_results(tmp_path, capsys):
     assert plot_main([str(bad)]) == 2
     assert "not a real-time benchmark results file" in capsys.readouterr().err
     assert not (tmp_path / "realtime_vs_humans.png").exists()
+
+
+def test_cli_multirun_sweep_writes_one_results_file_per_job(tmp_path):
+    """`lifelong-run -m` sweeps through Hydra's launcher; each job writes its own results and figure."""
+    import os
+    import subprocess
+    import sys
+
+    from tests.compose import TINY
+
+    env = dict(os.environ, PYTHONWARNINGS="ignore", LIFELONG_CACHE_DIR=str(tmp_path / "cache"))
+    r = subprocess.run(
+        [sys.executable, "-m", "lifelong.cli.run", "-m", f"hydra.sweep.dir={tmp_path}", "hydra.sweep.subdir=${hydra.job.num}",
+         *TINY, "stimuli.n_test=6", "benchmark.pairs=[3]", "benchmark.conditions=[break]", "benchmark.window_minutes=20,0.5"],
+        capture_output=True, text=True, env=env, timeout=600,
+    )
+    assert r.returncode == 0, r.stderr[-2000:]
+    for job, w in ((0, 20.0), (1, 0.5)):
+        res = read_results(tmp_path / str(job) / "results.h5")
+        assert list(res.conditions) == ["break"]
+        from omegaconf import OmegaConf
+
+        assert float(OmegaConf.create(res.attrs["config_yaml"]).benchmark.window_minutes) == w
+        assert (tmp_path / str(job) / "realtime_vs_humans.png").is_file()
