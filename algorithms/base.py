@@ -5,8 +5,15 @@ networks, queues, prototypes, centres) as parameters or registered buffers, so `
 saves and restores all of it. The engine calls, per training step:
 
     loss = algo.training_loss(view1, view2)     # views: normalised float [B, 3, S, S]
-    loss.backward(); optimizer.step()
-    algo.after_optimizer_step()                 # EMA / momentum-encoder updates
+    loss.backward()
+    clip grad norm to algo.grad_clip_norm        # when not None (DINO: 3.0)
+    optimizer.step()
+    algo.after_optimizer_step(progress)         # EMA / momentum-encoder updates
+
+``progress`` is the fraction of a scheduled run done (pretraining: step / total steps, for momentum
+ramps such as BYOL's and DINO's cosine to 1), or ``None`` in constant-LR runs (the real-time
+exposure runs), where momenta stay at their base value (algorithms.md §0). ``self.training_progress``
+holds the same value during ``training_loss`` (DINO freezes its last layer early in pretraining).
 
 and, for the d' read-out, ``algo.embed(images)`` in eval mode without gradients.
 """
@@ -23,12 +30,15 @@ class Algorithm(nn.Module, abc.ABC):
 
     #: registry name; set by subclasses
     name: str = ""
+    #: gradient-norm clipping applied by the engine before each optimizer step (None = off)
+    grad_clip_norm: float | None = None
 
     def __init__(self, backbone: nn.Module) -> None:
         super().__init__()
         if not hasattr(backbone, "out_dim"):
             raise TypeError(f"backbone {type(backbone).__name__} must expose .out_dim (its feature width)")
         self.backbone = backbone
+        self.training_progress: float | None = None
 
     @abc.abstractmethod
     def training_loss(self, view1: torch.Tensor, view2: torch.Tensor) -> torch.Tensor:
@@ -38,8 +48,11 @@ class Algorithm(nn.Module, abc.ABC):
     def embed(self, images: torch.Tensor) -> torch.Tensor:
         """Read-out embedding [B, D] (normalised as the method's read-out prescribes)."""
 
-    def after_optimizer_step(self) -> None:
-        """Per-step updates that are not gradient steps (EMA targets, key encoders)."""
+    def after_optimizer_step(self, progress: float | None = None) -> None:
+        """Per-step updates that are not gradient steps (EMA targets, key encoders).
+
+        progress: fraction of a scheduled (pretraining) run done, in [0, 1]; None in constant-LR runs.
+        """
 
     def param_groups(self, weight_decay: float) -> list[dict]:
         """Parameter groups for the optimizer.

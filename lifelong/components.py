@@ -44,11 +44,25 @@ def build(node: DictConfig, what: str, **kwargs):
         raise
 
 
+def backbone_node(cfg: DictConfig) -> DictConfig:
+    """The ``backbone`` group's entry for the algorithm's ``arch`` (resnet18, resnet50, vit_s16, ...)."""
+    arch = cfg.algorithm.get("arch")
+    if arch is None:
+        raise ConfigError(f"algorithm {cfg.algorithm.get('name')!r} names no `arch` (e.g. arch: resnet18)")
+    if arch not in cfg.backbone:
+        raise ConfigError(
+            f"algorithm.arch={arch!r} has no entry in the backbone group; expected one of {sorted(cfg.backbone)}"
+        )
+    return cfg.backbone[arch]
+
+
 def algorithm_parts(cfg: DictConfig) -> AlgorithmParts:
     acfg = cfg.algorithm
 
+    node = backbone_node(cfg)
+
     def make() -> Algorithm:
-        backbone = instantiate(cfg.backbone)
+        backbone = instantiate(node)
         return instantiate(acfg.model, backbone=backbone)
 
     opt_cfg = acfg.optimizer

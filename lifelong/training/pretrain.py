@@ -19,16 +19,17 @@ from streams.image_store import ImageStore
 from streams.stream_sampler import pretraining_order
 
 from ..atomic_write import atomic_path
-from ..components import algorithm_parts, make_trainer
+from ..components import algorithm_parts, backbone_node, make_trainer
 from .ssl_module import SSLModule
 from .step_batches import StepBatches
 
-CACHE_KEYS = ("algorithm", "backbone", "pretrain_data", "pretraining", "image_size", "seed")
+CACHE_KEYS = ("algorithm", "pretrain_data", "pretraining", "image_size", "seed", "blur_sigma")
 
 
 def pretraining_key(cfg: DictConfig) -> str:
     parts = {k: OmegaConf.to_container(cfg[k], resolve=True) if isinstance(cfg[k], DictConfig) else cfg[k]
              for k in CACHE_KEYS if k in cfg}
+    parts["backbone"] = OmegaConf.to_container(backbone_node(cfg), resolve=True)  # only the arch in use
     parts["pretraining"] = {k: v for k, v in parts.get("pretraining", {}).items() if k not in ("checkpoint", "cache")}
     blob = json.dumps(parts, sort_keys=True, default=str).encode()
     return hashlib.sha256(blob).hexdigest()[:16]

@@ -68,7 +68,14 @@ class SSLModule(pl.LightningModule):
         return {"view1": view1, "view2": view2, "step": batch["step"]}
 
     # ---------------------------------------------------------------- training
+    def _progress(self) -> float | None:
+        """Fraction of a scheduled run done; None in constant-LR runs (momenta stay at base)."""
+        if self.constant_lr is not None or not self.total_steps:
+            return None
+        return min(1.0, self.global_step / self.total_steps)
+
     def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
+        self.algorithm.training_progress = self._progress()
         loss = self.algorithm.training_loss(batch["view1"], batch["view2"])
         if not torch.isfinite(loss):
             raise FloatingPointError(f"non-finite loss {loss.item()} at step {int(batch['step'])}")
@@ -76,9 +83,14 @@ class SSLModule(pl.LightningModule):
         self.log("loss", loss.detach(), prog_bar=True, on_step=True, logger=self.logger is not None)
         return loss
 
+    def on_before_optimizer_step(self, optimizer) -> None:
+        if self.algorithm.grad_clip_norm is not None:
+            torch.nn.utils.clip_grad_norm_(self.algorithm.parameters(), self.algorithm.grad_clip_norm)
+
     def optimizer_step(self, *args, **kwargs) -> None:
+        progress = self._progress()
         super().optimizer_step(*args, **kwargs)
-        self.algorithm.after_optimizer_step()       # EMA targets / key encoders, once per step
+        self.algorithm.after_optimizer_step(progress)   # EMA targets / key encoders, once per step
 
     def configure_optimizers(self):
         groups = self.algorithm.param_groups(self.weight_decay)
