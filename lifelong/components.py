@@ -56,14 +56,33 @@ def backbone_node(cfg: DictConfig) -> DictConfig:
     return cfg.backbone[arch]
 
 
+#: keys every algorithm config has (lifelong/conf/algorithm/*.yaml, or a plugin's default config)
+ALGORITHM_KEYS = (
+    "name", "arch", "model._target_", "optimizer._target_", "realtime_lr", "augment.pretrain", "augment.stream",
+)
+
+
 def algorithm_parts(cfg: DictConfig) -> AlgorithmParts:
     acfg = cfg.algorithm
+    missing = [k for k in ALGORITHM_KEYS if OmegaConf.select(acfg, k, default=None) is None]
+    if missing:
+        raise ConfigError(
+            f"algorithm {acfg.get('name')!r}: its config lacks {', '.join('algorithm.' + k for k in missing)} "
+            "(see lifelong/conf/algorithm/simclr.yaml and docs/add_an_algorithm.md)"
+        )
 
     node = backbone_node(cfg)
 
     def make() -> Algorithm:
         backbone = instantiate(node)
-        return instantiate(acfg.model, backbone=backbone)
+        algorithm = instantiate(acfg.model, backbone=backbone)
+        if not isinstance(algorithm, Algorithm):
+            raise ConfigError(
+                f"algorithm.model._target_={acfg.model.get('_target_')!r} built a "
+                f"{type(algorithm).__module__}.{type(algorithm).__qualname__}, which is not an "
+                "algorithms.base.Algorithm subclass (docs/add_an_algorithm.md)"
+            )
+        return algorithm
 
     opt_cfg = acfg.optimizer
     return AlgorithmParts(

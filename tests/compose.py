@@ -4,6 +4,8 @@ from __future__ import annotations
 from hydra import compose, initialize_config_module
 from omegaconf import DictConfig, open_dict
 
+from lifelong.plugins import store_algorithm_configs
+
 #: a run small enough for the test suite: 2 pairs, 18 steps, tiny sets, 32 px
 TINY = [
     "benchmark.pairs=[0,14]",
@@ -19,6 +21,7 @@ TINY = [
 
 
 def make_cfg(tmp_path, overrides=()) -> DictConfig:
+    store_algorithm_configs()           # algorithm=<plugin> as on the command line (lifelong.cli.run)
     with initialize_config_module(config_module="lifelong.conf", version_base="1.3"):
         own_stimuli = any(o.startswith("stimuli=") for o in overrides)
         extra = [] if own_stimuli else ["stimuli.n_test=6"]

@@ -4,6 +4,7 @@
     lifelong-run benchmark.conditions=[build] benchmark.window_minutes=0.5 benchmark.ratio=1:1
     lifelong-run -m seed=0,1,2                     # a sweep
     lifelong-run preset=paper ...                  # paper scale
+    lifelong-run algorithm=<plugin>                # an algorithm from another package (docs/add_an_algorithm.md)
 """
 from __future__ import annotations
 
@@ -39,6 +40,15 @@ def _app(cfg: DictConfig) -> None:
 def main() -> None:
     logging.getLogger("pytorch_lightning.utilities.rank_zero").setLevel(logging.WARNING)
     logging.getLogger("lightning.pytorch.utilities.rank_zero").setLevel(logging.WARNING)
+    from algorithms.registry import RegistryError
+
+    from ..plugins import store_algorithm_configs
+
+    try:
+        store_algorithm_configs()          # plugins' configs -> Hydra's ConfigStore, before composition
+    except RegistryError as exc:
+        print(f"error: {exc}", file=sys.stderr, flush=True)
+        sys.exit(EXIT_USER_ERROR)
     _app()
 
 

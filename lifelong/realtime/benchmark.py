@@ -24,7 +24,8 @@ from streams.stream_sampler import plan_stream, pretraining_order
 
 from ..components import AlgorithmParts, ConfigError, algorithm_parts, build, make_trainer
 from ..provenance import git_commit, package_versions
-from ..training.checkpoint import load_checkpoint, restore_algorithm
+from ..training.checkpoint import restore_algorithm
+from ..training.openselfsup_checkpoint import checkpoint_format, open_starting_checkpoint
 from ..training.pretrain import pretrain, pretraining_key
 from ..training.ssl_module import SSLModule
 from ..training.step_batches import StepBatches
@@ -121,7 +122,7 @@ def load_inputs(cfg: DictConfig) -> tuple[StimulusSet, ImageStore]:
     return stim, store
 
 
-def obtain_checkpoint(cfg: DictConfig, store: ImageStore) -> Path:
+def obtain_checkpoint(cfg: DictConfig, store: ImageStore, embedder: PairEmbedder | None = None) -> Path:
     given = cfg.pretraining.get("checkpoint")
     if given:
         return Path(str(given))
@@ -136,7 +137,7 @@ def obtain_checkpoint(cfg: DictConfig, store: ImageStore) -> Path:
     else:
         out = Path(str(cfg.output_dir)) / name
     log.info("pretraining %s for %d steps -> %s", cfg.algorithm.name, cfg.pretraining.steps, out)
-    return pretrain(cfg, store, out)
+    return pretrain(cfg, store, out, embedder=embedder)
 
 
 def run_exposure(
@@ -210,11 +211,15 @@ def run_realtime(cfg: DictConfig) -> RealtimeResults:
     results_path = out_dir / str(cfg.results_file)
     stim, store = load_inputs(cfg)
     human = human_data.load(str(cfg.human_data))
-    ckpt_path = obtain_checkpoint(cfg, store)
-    ckpt = load_checkpoint(ckpt_path)
-
+    checkpoint_format(cfg)                      # a bad pretraining.checkpoint_format fails before pretraining
     pairs = face_pairs(stim.n_identities)
     embedder = PairEmbedder(stim, pairs, eval_transform)
+    ckpt_path = obtain_checkpoint(cfg, store, embedder)
+    ckpt = open_starting_checkpoint(cfg, parts, ckpt_path)   # ours, or the authors' OpenSelfSup files
+    screening = (ckpt.get("lifelong") or {}).get("screening")
+    if screening and screening.get("selected_step") is not None:
+        print(f"checkpoint screening kept pretraining step {screening['selected_step']} "
+              f"(mean big d' in {screening['dprime_range']})", flush=True)
     algorithm = parts.make()
     restore_algorithm(algorithm, ckpt, source=str(ckpt_path))
     init_big, init_small = embedder.readout(algorithm, torch.device("cpu"))

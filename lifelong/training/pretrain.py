@@ -20,23 +20,29 @@ from streams.stream_sampler import pretraining_order
 
 from ..atomic_write import atomic_path
 from ..components import algorithm_parts, backbone_node, make_trainer
+from .checkpoint_screening import CheckpointScreening
 from .ssl_module import SSLModule
 from .step_batches import StepBatches
 
-CACHE_KEYS = ("algorithm", "pretrain_data", "pretraining", "image_size", "seed", "blur_sigma")
+CACHE_KEYS = ("algorithm", "pretrain_data", "pretraining", "image_size", "seed", "blur_sigma", "stimuli")
 
 
 def pretraining_key(cfg: DictConfig) -> str:
     parts = {k: OmegaConf.to_container(cfg[k], resolve=True) if isinstance(cfg[k], DictConfig) else cfg[k]
              for k in CACHE_KEYS if k in cfg}
     parts["backbone"] = OmegaConf.to_container(backbone_node(cfg), resolve=True)  # only the arch in use
-    parts["pretraining"] = {k: v for k, v in parts.get("pretraining", {}).items() if k not in ("checkpoint", "cache")}
+    skip = ("checkpoint", "checkpoint_format", "cache")       # where a start comes from, not what it is
+    parts["pretraining"] = {k: v for k, v in parts.get("pretraining", {}).items() if k not in skip}
     blob = json.dumps(parts, sort_keys=True, default=str).encode()
     return hashlib.sha256(blob).hexdigest()[:16]
 
 
-def pretrain(cfg: DictConfig, store: ImageStore, out_path: Path) -> Path:
-    """Train from random initialisation for ``pretraining.steps`` steps; write ``out_path`` atomically."""
+def pretrain(cfg: DictConfig, store: ImageStore, out_path: Path, embedder=None) -> Path:
+    """Train from random initialisation for ``pretraining.steps`` steps; write ``out_path`` atomically.
+
+    With ``embedder`` (the benchmark's d' read-out) and ``pretraining.screening.enabled``, the saved state is
+    the one chosen by :class:`CheckpointScreening` (the authors' early-checkpoint selection, made explicit).
+    """
     pcfg = cfg.pretraining
     parts = algorithm_parts(cfg)
     torch.manual_seed(int(cfg.seed))
@@ -52,15 +58,22 @@ def pretrain(cfg: DictConfig, store: ImageStore, out_path: Path) -> Path:
         warmup_steps=int(pcfg.warmup_steps),
         total_steps=steps,
         channels_last=bool(cfg.channels_last),
+        base_lr=None if pcfg.get("lr") is None else float(pcfg.lr),
     )
     loader = DataLoader(StepBatches(store, order), batch_size=None, num_workers=int(cfg.num_workers))
-    trainer = make_trainer(cfg, max_steps=steps)
+    scfg = pcfg.get("screening")
+    screening = None
+    if embedder is not None and scfg is not None and scfg.get("enabled", False):
+        screening = CheckpointScreening(embedder, int(scfg.every_n_steps), tuple(scfg.dprime_range))
+    trainer = make_trainer(cfg, max_steps=steps, callbacks=[screening] if screening else [])
     t0 = time.time()
     trainer.fit(module, loader)
     with atomic_path(out_path) as tmp:
         trainer.save_checkpoint(tmp)
         ckpt = torch.load(tmp, map_location="cpu", weights_only=False)
+        screening_meta = screening.apply(ckpt) if screening else None
         ckpt["lifelong"] = {
+            "screening": screening_meta,
             "algorithm": parts.name,
             "image_size": int(cfg.image_size),
             "pretraining": OmegaConf.to_container(pcfg, resolve=True),

@@ -30,6 +30,7 @@ class SSLModule(pl.LightningModule):
         total_steps: int | None = None,
         optimizer_state: dict | None = None,
         channels_last: bool = False,
+        base_lr: float | None = None,
     ) -> None:
         super().__init__()
         self.algorithm = algorithm
@@ -38,6 +39,7 @@ class SSLModule(pl.LightningModule):
         self.stream_augment = stream_augment
         self.pretrain_augment = pretrain_augment
         self.constant_lr = constant_lr
+        self.base_lr = base_lr            # replaces the optimizer config's lr in scheduled runs
         self.warmup_steps = warmup_steps
         self.total_steps = total_steps
         self.optimizer_state = optimizer_state
@@ -104,6 +106,9 @@ class SSLModule(pl.LightningModule):
             for g in optimizer.param_groups:
                 g["lr"] = self.constant_lr
             return optimizer
+        if self.base_lr is not None:
+            for g in optimizer.param_groups:
+                g["lr"] = self.base_lr
         if self.total_steps is None:
             return optimizer
         lr_lambda = warmup_cosine(self.warmup_steps, self.total_steps)
