@@ -6,6 +6,7 @@ import math
 
 import pytest
 import torch
+from omegaconf import OmegaConf
 import torch.nn.functional as F
 from timm.layers import DropPath
 from torch import nn
@@ -231,7 +232,10 @@ def test_yaml_composes_and_builds(tmp_path):
     parts = algorithm_parts(cfg)
     algo = parts.make()
     assert isinstance(algo, DINO) and isinstance(algo.backbone, ViTBackbone) and parts.name == "dino"
-    assert algo.head.out_dim == 65536 and algo.center.shape == (1, 65536)
+    # CPU preset: 4,096 prototypes (preset_algorithm/cpu_dino.yaml); the paper's 65,536 under preset=paper
+    assert algo.head.out_dim == 4096 and algo.center.shape == (1, 4096)
+    paper = OmegaConf.to_container(make_cfg(tmp_path, ["algorithm=dino", "preset=paper"]).algorithm.model)
+    assert paper["out_dim"] == 65536
     assert (algo.student_temp, algo.teacher_temp, algo.center_momentum, algo.base_momentum) == (0.1, 0.04, 0.9, 0.996)
     assert algo.freeze_last_layer_progress == 0.01 and algo.grad_clip_norm == 3.0
     assert parts.realtime_lr == pytest.approx(6.6e-4) and parts.weight_decay == pytest.approx(0.04)
@@ -251,4 +255,4 @@ def test_yaml_composes_and_builds(tmp_path):
     loss = algo.training_loss(v1, v2)
     assert loss.ndim == 0 and torch.isfinite(loss)
     with torch.no_grad():
-        assert algo.eval().embed(v1).shape == (4, 65536)
+        assert algo.eval().embed(v1).shape == (4, 4096)

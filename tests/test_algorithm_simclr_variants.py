@@ -36,11 +36,12 @@ def test_variant_config_optimizer_and_augment(tmp_path, name, arch, realtime_lr)
 
 
 def test_cpu_stand_ins_head_widths(tmp_path):
-    # CPU preset: resnet18 -> small_cnn width 16 (128 features), resnet50 -> width 32 (256); hidden width 512
+    # CPU preset: resnet18 -> small_cnn width 16 (128 features), resnet50 -> width 32 (256); heads keep the
+    # paper's hidden width 2048
     mlp4 = algorithm_parts(make_cfg(tmp_path, ["algorithm=simclr_mlp4"])).make()
-    assert fc_dims(mlp4) == [(128, 512), (512, 512), (512, 512), (512, 128)]
+    assert fc_dims(mlp4) == [(128, 2048), (2048, 2048), (2048, 2048), (2048, 128)]
     r50 = algorithm_parts(make_cfg(tmp_path, ["algorithm=simclr_r50"])).make()
-    assert r50.backbone.out_dim == 256 and fc_dims(r50) == [(256, 512), (512, 128)]
+    assert r50.backbone.out_dim == 256 and fc_dims(r50) == [(256, 2048), (2048, 128)]
 
 
 def test_paper_networks_head_widths(tmp_path):
