@@ -23,7 +23,8 @@
 
 Decisions on the spec's quirks [Q]: the life-long quirks of §4 (SGD replaced by LARS, key EMA every iteration under
 gradient accumulation) are not replicated: the key update runs once per optimizer step with m = 0.999. Weight decay
-follows ``Algorithm.param_groups`` (none on biases and BN parameters), as for every algorithm of the harness.
+follows ``Algorithm.param_groups`` (none on biases and BN parameters), as for every algorithm of the harness; the
+original's SGD config has no parameter-wise options and so also decays biases and BN weights (by 1e-4).
 """
 from __future__ import annotations
 
