@@ -90,6 +90,10 @@ def realtime_settings(cfg: DictConfig, parts: AlgorithmParts | None = None) -> R
     lr = b.lr if b.get("lr") is not None else (parts.realtime_lr if parts else None)
     if lr is None or not float(lr) > 0:
         raise ConfigError(f"benchmark.lr={lr!r}: the constant exposure learning rate must be > 0")
+    scale = b.get("lr_scale", 1.0)
+    if scale is None or not float(scale) > 0:
+        raise ConfigError(f"benchmark.lr_scale={scale!r}: must be > 0")
+    lr = float(lr) * float(scale)
     try:
         protocol = SessionProtocol(**OmegaConf.to_container(b.session, resolve=True))
     except (TypeError, ValueError) as exc:
@@ -229,6 +233,9 @@ def run_realtime(cfg: DictConfig) -> RealtimeResults:
         flush=True,
     )
 
+    print(f"exposure runs: {len(settings.conditions)} conditions x {len(settings.pair_indices)} pairs, "
+          f"{settings.num_steps} steps of {settings.n_stream} stream + {settings.n_pretrain} pretraining pairs, "
+          f"constant lr {settings.lr:g}", flush=True)
     conditions: dict[str, ConditionResult] = {}
     eval_steps = None
     for cond in settings.conditions:

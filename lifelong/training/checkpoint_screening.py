@@ -20,6 +20,8 @@ from dataclasses import dataclass, field
 import pytorch_lightning as pl
 import torch
 
+from ..components import ConfigError
+
 log = logging.getLogger(__name__)
 
 
@@ -37,10 +39,10 @@ class CheckpointScreening(pl.Callback):
 
     def __init__(self, embedder, every_n_steps: int, dprime_range: tuple[float, float]) -> None:
         if every_n_steps < 1:
-            raise ValueError(f"pretraining.screening.every_n_steps must be >= 1, got {every_n_steps}")
+            raise ConfigError(f"pretraining.screening.every_n_steps must be >= 1, got {every_n_steps}")
         lo, hi = (float(v) for v in dprime_range)
         if not lo < hi:
-            raise ValueError(f"pretraining.screening.dprime_range must be [low, high] with low < high, got {dprime_range}")
+            raise ConfigError(f"pretraining.screening.dprime_range must be [low, high] with low < high, got {dprime_range}")
         self.embedder = embedder
         self.every_n_steps = int(every_n_steps)
         self.range = (lo, hi)
