@@ -4,6 +4,7 @@ from __future__ import annotations
 import io
 import math
 
+import numpy as np
 import pytest
 import torch
 from torch import nn
@@ -173,3 +174,13 @@ def test_yaml_composes_and_builds(tmp_path):
     # the output width follows hidden_dim (one width throughout, as the paper's projector)
     narrow = make_cfg(tmp_path, ["algorithm=barlowtwins", "algorithm.model.hidden_dim=256"])
     assert narrow.algorithm.model.out_dim == 256
+
+
+def test_realtime_smoke_run(tmp_path):
+    from lifelong.realtime.benchmark import run_realtime
+
+    cfg = make_cfg(tmp_path, ["algorithm=barlowtwins", "benchmark.pairs=[0]", "benchmark.conditions=[build]"])
+    res = run_realtime(cfg)
+    assert (tmp_path / "results.h5").is_file()
+    arrays = res.conditions["build"].arrays
+    assert arrays["loss"].shape == (1, 18) and np.isfinite(arrays["loss"]).all()

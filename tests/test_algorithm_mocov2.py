@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import io
 
+import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
@@ -208,3 +209,13 @@ def test_yaml_composes_and_builds(tmp_path):
     assert v1.shape == (4, 3, cfg.image_size, cfg.image_size)
     loss = algo.training_loss(v1, v2)
     assert torch.isfinite(loss) and algo.queue_ptr.item() == 4
+
+
+def test_realtime_smoke_run(tmp_path):
+    from lifelong.realtime.benchmark import run_realtime
+
+    cfg = make_cfg(tmp_path, ["algorithm=mocov2", "benchmark.pairs=[0]", "benchmark.conditions=[build]"])
+    res = run_realtime(cfg)
+    assert (tmp_path / "results.h5").is_file()
+    arrays = res.conditions["build"].arrays
+    assert arrays["loss"].shape == (1, 18) and np.isfinite(arrays["loss"]).all()

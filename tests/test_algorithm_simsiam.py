@@ -4,6 +4,7 @@ from __future__ import annotations
 import io
 import math
 
+import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
@@ -190,3 +191,13 @@ def test_yaml_composes_and_builds(tmp_path):
     v1, v2 = parts.pretrain_augment.forward_pair(x, x)
     assert v1.shape == (4, 3, cfg.image_size, cfg.image_size)
     assert torch.isfinite(algo.training_loss(v1, v2))
+
+
+def test_realtime_smoke_run(tmp_path):
+    from lifelong.realtime.benchmark import run_realtime
+
+    cfg = make_cfg(tmp_path, ["algorithm=simsiam", "benchmark.pairs=[0]", "benchmark.conditions=[build]"])
+    res = run_realtime(cfg)
+    assert (tmp_path / "results.h5").is_file()
+    arrays = res.conditions["build"].arrays
+    assert arrays["loss"].shape == (1, 18) and np.isfinite(arrays["loss"]).all()

@@ -4,6 +4,7 @@ from __future__ import annotations
 import copy
 import io
 
+import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
@@ -254,3 +255,13 @@ def test_yaml_composes_and_builds(tmp_path):
     v1, v2 = parts.pretrain_augment.forward_pair(x, x)
     assert v1.shape == (4, 3, cfg.image_size, cfg.image_size)
     assert torch.isfinite(algo.training_loss(v1, v2)) and algo.queue_count.item() == 4
+
+
+def test_realtime_smoke_run(tmp_path):
+    from lifelong.realtime.benchmark import run_realtime
+
+    cfg = make_cfg(tmp_path, ["algorithm=swav", "benchmark.pairs=[0]", "benchmark.conditions=[build]"])
+    res = run_realtime(cfg)
+    assert (tmp_path / "results.h5").is_file()
+    arrays = res.conditions["build"].arrays
+    assert arrays["loss"].shape == (1, 18) and np.isfinite(arrays["loss"]).all()

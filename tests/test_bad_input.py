@@ -22,7 +22,7 @@ from tests.compose import make_cfg
         ("benchmark.pairs=[0,15]", "pair indices in 0..14"),
         ("benchmark.num_steps=20", "multiple of 18"),
         ("benchmark.lr=0", "benchmark.lr=0"),
-        ("benchmark.lr_scale=-1", "benchmark.lr_scale=-1"),
+        ("benchmark.lr_reference_steps=-1", "benchmark.lr_reference_steps=-1"),
         ("pretraining.screening.dprime_range=[3.0,1.0]", "dprime_range"),
         ("human_data=nope", "nope"),
     ],

@@ -90,10 +90,11 @@ def realtime_settings(cfg: DictConfig, parts: AlgorithmParts | None = None) -> R
     lr = b.lr if b.get("lr") is not None else (parts.realtime_lr if parts else None)
     if lr is None or not float(lr) > 0:
         raise ConfigError(f"benchmark.lr={lr!r}: the constant exposure learning rate must be > 0")
-    scale = b.get("lr_scale", 1.0)
-    if scale is None or not float(scale) > 0:
-        raise ConfigError(f"benchmark.lr_scale={scale!r}: must be > 0")
-    lr = float(lr) * float(scale)
+    ref = b.get("lr_reference_steps")
+    if ref is not None:
+        if not float(ref) > 0:
+            raise ConfigError(f"benchmark.lr_reference_steps={ref!r}: must be > 0 (or null)")
+        lr = float(lr) * float(ref) / steps             # same total update lr x steps as a run of `ref` steps
     try:
         protocol = SessionProtocol(**OmegaConf.to_container(b.session, resolve=True))
     except (TypeError, ValueError) as exc:
