@@ -18,7 +18,6 @@ import logging
 from dataclasses import dataclass, field
 
 import pytorch_lightning as pl
-import torch
 
 from ..components import ConfigError
 
