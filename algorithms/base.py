@@ -15,7 +15,8 @@ ramps such as BYOL's and DINO's cosine to 1), or ``None`` in constant-LR runs (t
 exposure runs), where momenta stay at their base value (algorithms.md §0). ``self.training_progress``
 holds the same value during ``training_loss`` (DINO freezes its last layer early in pretraining).
 
-and, for the d' read-out, ``algo.embed(images)`` in eval mode without gradients.
+and, for the d' read-out, ``algo.embed(images)`` in eval mode without gradients; for the life-long linear
+read-out, ``algo.features(images)`` (pooled backbone features, lifelong.md §9.1).
 """
 from __future__ import annotations
 
@@ -47,6 +48,11 @@ class Algorithm(nn.Module, abc.ABC):
     @abc.abstractmethod
     def embed(self, images: torch.Tensor) -> torch.Tensor:
         """Read-out embedding [B, D] (normalised as the method's read-out prescribes)."""
+
+    def features(self, images: torch.Tensor) -> torch.Tensor:
+        """Features of the life-long linear read-out [B, F]: the backbone's pooled output (ResNets: global average
+        pool). ViT methods override this with their block read-outs (lifelong.md §9.1)."""
+        return self.backbone(images)
 
     def after_optimizer_step(self, progress: float | None = None) -> None:
         """Per-step updates that are not gradient steps (EMA targets, key encoders).

@@ -122,6 +122,14 @@ class SelfDistillation(Algorithm):
         ema_update(self.teacher_backbone, self.backbone, self.momentum)
         ema_update(self.teacher_head, self.head, self.momentum)
 
+    def features(self, images: torch.Tensor, n_blocks: int = 4) -> torch.Tensor:
+        """Life-long read-out: the LayerNorm'd CLS token of each of the student's last ``n_blocks`` blocks,
+        concatenated (lifelong.md §9.1); the pooled output for a backbone without blocks."""
+        if not hasattr(self.backbone, "block_outputs"):
+            return self.backbone(images)
+        n = min(n_blocks, len(self.backbone.blocks))
+        return torch.cat([self.backbone.norm(x[:, 0]) for x in self.backbone.block_outputs(images, n)], dim=1).float()
+
     @torch.no_grad()
     def teacher_output(self, images: torch.Tensor) -> torch.Tensor:
         return self.teacher_head(self.teacher_backbone(images))

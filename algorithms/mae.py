@@ -168,6 +168,10 @@ class MAE(Algorithm):
         feats = [self.backbone.norm(x[:, prefix:].mean(dim=1)) for x in blocks]
         return torch.cat(feats, dim=1).float()
 
+    def features(self, images: torch.Tensor) -> torch.Tensor:
+        """Life-long read-out features: the same block read-out as ``embed`` (lifelong.md §9.1)."""
+        return self.embed(images)
+
     # -------------------------------------------------------------------------------------------- optimiser
     def param_groups(self, weight_decay: float) -> list[dict]:
         """AdamW groups of the original: no weight decay on biases, norm weights, the CLS token, the position

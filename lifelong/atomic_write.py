@@ -29,3 +29,18 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     finally:
         if tmp_path.exists():
             tmp_path.unlink()
+
+
+def write_csv_rows(path: str | os.PathLike, rows: list[dict]) -> Path:
+    """Write dict rows (the keys of the first row as header) atomically; NaN floats become empty cells."""
+    import csv
+    import math
+
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        with open(tmp, "w", newline="") as f:
+            w = csv.DictWriter(f, fieldnames=list(rows[0]))
+            w.writeheader()
+            for row in rows:
+                w.writerow({k: ("" if isinstance(v, float) and math.isnan(v) else v) for k, v in row.items()})
+    return path

@@ -30,3 +30,28 @@ def make_cfg(tmp_path, overrides=()) -> DictConfig:
         cfg.output_dir = str(tmp_path)
         cfg.cache_dir = str(tmp_path / "cache")
     return cfg
+
+
+#: a life-long run small enough for the test suite: 3 chunks of a 1,200-frame procedural stream, 8 batches each
+TINY_LIFELONG = [
+    "benchmark=lifelong",
+    "frames.n_days=3",
+    "frames.frames_per_day=400",
+    "frames.n_chunks=3",
+    "benchmark.pairs_per_epoch=128",
+    "benchmark.batch_pairs=16",
+    "readout_set.train_per_class=6",
+    "readout_set.test_per_class=3",
+    "readout_set.n_categories=4",
+    "trainer.enable_progress_bar=false",
+]
+
+
+def make_lifelong_cfg(tmp_path, overrides=()) -> DictConfig:
+    store_algorithm_configs()
+    with initialize_config_module(config_module="lifelong.conf", version_base="1.3"):
+        cfg = compose(config_name="config", overrides=[*TINY_LIFELONG, *overrides])
+    with open_dict(cfg):
+        cfg.output_dir = str(tmp_path)
+        cfg.cache_dir = str(tmp_path / "cache")
+    return cfg

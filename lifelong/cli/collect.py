@@ -1,5 +1,8 @@
-"""``lifelong-collect SWEEP_DIR [--out DIR]``: gather a sweep's real-time results into one table and
-the paper's comparison figure.
+"""``lifelong-collect SWEEP_DIR [--out DIR]``: gather a sweep's results into tables and comparison figures.
+
+Real-time runs give ``comparison.csv`` and the paper's comparison figure; life-long runs give
+``comparison_lifelong.csv`` (initial, final and mean read-out accuracy per run) and learning curves per
+(W, R, memory) cell (lifelong/life_long/collect_runs.py).
 
     lifelong-run -m algorithm=simclr,mocov2,byol,swav,mae      # writes multirun/realtime/<time>/<job>/results.h5
     lifelong-collect multirun/realtime/<time>                  # -> comparison.csv, comparison.png/.pdf
@@ -16,7 +19,6 @@ the LR, a column per algorithm setting. Runs that differ only in the seed are po
 from __future__ import annotations
 
 import argparse
-import csv
 import math
 import sys
 from dataclasses import dataclass
@@ -25,7 +27,9 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from ..atomic_write import atomic_path
+from ..atomic_write import write_csv_rows
+from ..life_long.collect_runs import collect_lifelong, lifelong_text_table
+from ..life_long.results import is_lifelong_file
 from ..realtime.comparison_figure import column_from_results, humans_from_results, save_comparison
 from ..realtime.results import RealtimeResults, read_results
 from .errors import EXIT_USER_ERROR
@@ -87,6 +91,8 @@ def find_runs(sweep: Path, results_name: str = "results.h5") -> tuple[list[Run],
     runs: list[Run] = []
     skipped: list[tuple[Path, str]] = []
     for path in sorted(sweep.rglob(results_name)):
+        if is_lifelong_file(path):                 # collected by collect_lifelong
+            continue
         try:
             res = read_results(path)
         except Exception as exc:  # a corrupt or foreign file: list it, keep collecting
@@ -143,16 +149,6 @@ def text_table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def write_csv(path: Path, rows: list[dict]) -> Path:
-    with atomic_path(path) as tmp:
-        with open(tmp, "w", newline="") as f:
-            w = csv.DictWriter(f, fieldnames=list(rows[0]))
-            w.writeheader()
-            for row in rows:
-                w.writerow({k: ("" if isinstance(v, float) and math.isnan(v) else v) for k, v in row.items()})
-    return path
-
-
 def collect(sweep: Path, out: Path, stem: str = "comparison", results_name: str = "results.h5", title: str | None = None):
     """Table rows, CSV path, figure paths and skipped runs of a sweep folder."""
     runs, skipped = find_runs(sweep, results_name)
@@ -160,7 +156,7 @@ def collect(sweep: Path, out: Path, stem: str = "comparison", results_name: str 
         return [], None, [], skipped
     runs.sort(key=lambda r: _sort_key(r.row))
     rows = [r.row for r in runs]
-    csv_path = write_csv(out / f"{stem}.csv", rows)
+    csv_path = write_csv_rows(out / f"{stem}.csv", rows)
     varying = [k for k in SETTINGS if len({str(r[k]) for r in rows}) > 1]
     groups: dict[str, list[RealtimeResults]] = {}
     for run in runs:
@@ -183,7 +179,13 @@ def main(argv: list[str] | None = None) -> int:
     if not args.sweep.is_dir():
         print(f"error: sweep folder {args.sweep} does not exist", file=sys.stderr)
         return EXIT_USER_ERROR
-    rows, csv_path, figs, skipped = collect(args.sweep, args.out or args.sweep, args.stem, args.results_name, args.title)
+    out = args.out or args.sweep
+    rows, csv_path, figs, skipped = collect(args.sweep, out, args.stem, args.results_name, args.title)
+    ll_rows, ll_csv, ll_figs = collect_lifelong(args.sweep, out, f"{args.stem}_lifelong", args.results_name)
+    if ll_rows:
+        print(lifelong_text_table(ll_rows))
+        print(f"\n{len(ll_rows)} life-long runs; accuracies in %")
+        print(f"table:  {ll_csv}\nfigure: {', '.join(str(f) for f in ll_figs)}\n")
     if rows:
         print(text_table(rows))
         print(f"\n{len(rows)} runs; effects = model Δd' (exposed − control) at each test point; SEMs in the CSV")
@@ -192,7 +194,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"\nskipped {len(skipped)}:")
         for path, why in skipped:
             print(f"  {path}: {why}")
-    if not rows:
+    if not rows and not ll_rows:
         print(f"error: no readable {args.results_name} under {args.sweep}", file=sys.stderr)
         return EXIT_USER_ERROR
     return 0

@@ -5,8 +5,9 @@ from human_data import HumanDataError
 from streams.errors import StimulusError
 
 from ..components import ConfigError
+from ..life_long.results import LifelongResultsError
 from ..realtime.results import ResultsFileError
 from ..training.checkpoint import CheckpointError
 
-USER_ERRORS = (ConfigError, StimulusError, CheckpointError, HumanDataError, ResultsFileError)
+USER_ERRORS = (ConfigError, StimulusError, CheckpointError, HumanDataError, ResultsFileError, LifelongResultsError)
 EXIT_USER_ERROR = 2

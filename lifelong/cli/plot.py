@@ -1,10 +1,13 @@
-"""``lifelong-plot RESULTS.h5 [--out STEM]``: the human-vs-model figure from a results file."""
+"""``lifelong-plot RESULTS.h5 [--out STEM]``: the figure of a results file (real-time: human vs model;
+life-long: the learning curve)."""
 from __future__ import annotations
 
 import argparse
 import sys
 from pathlib import Path
 
+from ..life_long import figure as lifelong_figure
+from ..life_long import results as lifelong_results
 from ..realtime.figure import save_figure
 from ..realtime.results import read_results
 from .errors import EXIT_USER_ERROR, USER_ERRORS
@@ -17,6 +20,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--title", default=None)
     args = ap.parse_args(argv)
     try:
+        if lifelong_results.is_lifelong_file(args.results):
+            res = lifelong_results.read_results(args.results)
+            stem = args.out or args.results.with_name("learning_curve")
+            paths = lifelong_figure.save_curve(res, stem, title=args.title or "")
+            for p in paths:
+                print(p)
+            return 0
         res = read_results(args.results)
         stem = args.out or args.results.with_name("realtime_vs_humans")
         paths = save_figure(res, stem, title=args.title or f"{res.attrs.get('algorithm', 'model')} vs humans")

@@ -1,6 +1,7 @@
 """``lifelong-run``: the Hydra app that runs a benchmark.
 
     lifelong-run                                   # real-time benchmark, SimCLR, CPU preset
+    lifelong-run benchmark=lifelong                # life-long benchmark on the procedural head-cam stream
     lifelong-run benchmark.conditions=[build] benchmark.window_minutes=0.5 benchmark.ratio=1:1
     lifelong-run -m seed=0,1,2                     # a sweep
     lifelong-run preset=paper ...                  # paper scale
@@ -25,7 +26,11 @@ def run_benchmark(cfg: DictConfig):
         from ..realtime.benchmark import run_realtime
 
         return run_realtime(cfg)
-    raise USER_ERRORS[0](f"unknown benchmark {name!r}; expected 'realtime'")
+    if name == "lifelong":
+        from ..life_long.benchmark import run_lifelong
+
+        return run_lifelong(cfg)
+    raise USER_ERRORS[0](f"unknown benchmark {name!r}; expected 'realtime' or 'lifelong'")
 
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="config")
@@ -50,6 +55,14 @@ def main() -> None:
         print(f"error: {exc}", file=sys.stderr, flush=True)
         sys.exit(EXIT_USER_ERROR)
     _app()
+
+
+def entry() -> None:
+    """The ``lifelong-run`` console script: ``main`` with tcmalloc preloaded when installed (cli/tcmalloc.py)."""
+    from .tcmalloc import reexec_with_tcmalloc
+
+    reexec_with_tcmalloc("lifelong.cli.run")
+    main()
 
 
 if __name__ == "__main__":

@@ -24,6 +24,8 @@ from .checkpoint_screening import CheckpointScreening
 from .ssl_module import SSLModule
 from .step_batches import StepBatches
 
+#: algorithm keys read only by the life-long benchmark (left out of the pretraining cache key)
+LIFELONG_ONLY_KEYS = ("lifelong_lr", "lifelong_optimizer")
 CACHE_KEYS = ("algorithm", "pretrain_data", "pretraining", "image_size", "seed", "blur_sigma", "stimuli")
 
 
@@ -33,6 +35,10 @@ def pretraining_key(cfg: DictConfig) -> str:
     parts["backbone"] = OmegaConf.to_container(backbone_node(cfg), resolve=True)  # only the arch in use
     skip = ("checkpoint", "checkpoint_format", "cache")       # where a start comes from, not what it is
     parts["pretraining"] = {k: v for k, v in parts.get("pretraining", {}).items() if k not in skip}
+    algo = parts.get("algorithm", {})                          # life-long-only settings do not change pretraining
+    for k in LIFELONG_ONLY_KEYS:
+        algo.pop(k, None)
+    algo.get("augment", {}).pop("lifelong", None)
     blob = json.dumps(parts, sort_keys=True, default=str).encode()
     return hashlib.sha256(blob).hexdigest()[:16]
 

@@ -1,0 +1,1 @@
+"""The life-long benchmark (lifelong.md)."""

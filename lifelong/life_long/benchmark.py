@@ -1,0 +1,182 @@
+"""Run the life-long benchmark: train an algorithm from random initialisation online on a chronological
+frame stream, chunk by chunk (window W + replay memory at ratio R), with a linear read-out before training
+and after every chunk; write the results file and the learning-curve figure."""
+from __future__ import annotations
+
+import json
+import logging
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from hydra.utils import instantiate
+from omegaconf import DictConfig, OmegaConf
+
+from streams.curriculum import Curriculum
+from streams.frame_source import FrameSource
+from streams.labelled_images import LabelledImages
+
+from ..components import AlgorithmParts, ConfigError, algorithm_parts, build, make_trainer
+from ..provenance import git_commit, package_versions
+from ..training.ssl_module import SSLModule
+from .chunk_data import LifelongStreamData
+from .figure import save_curve
+from .readout_callback import LinearReadout
+from .results import LifelongResults, write_results
+from .settings import LifelongSettings, lifelong_settings, readout_options
+
+log = logging.getLogger(__name__)
+
+
+def _without_resize_center_pad(node):
+    """The algorithm's pretraining recipe with ResizeCenterPad off (a real-time-only augmentation, §15.1)."""
+    node = OmegaConf.create(OmegaConf.to_container(node, resolve=True))
+
+    def walk(n):
+        if isinstance(n, DictConfig):
+            if "resize_center_pad_p" in n:
+                n.resize_center_pad_p = 0.0
+            for k in n:
+                walk(n[k])
+
+    walk(node)
+    return node
+
+
+def lifelong_augment(cfg: DictConfig) -> torch.nn.Module:
+    """``algorithm.augment.lifelong`` when the algorithm gives one, else its pretraining recipe without
+    ResizeCenterPad: algorithms.md §15 lists the life-long recipe as the pretraining one at 112 px."""
+    aug = cfg.algorithm.augment
+    node = aug.get("lifelong")
+    return instantiate(node if node is not None else _without_resize_center_pad(aug.pretrain))
+
+
+def lifelong_optimizer(cfg: DictConfig, parts: AlgorithmParts, settings: LifelongSettings):
+    """(optimizer factory, weight decay, peak LR): ``algorithm.lifelong_optimizer`` if given (MoCo v2: LARS 4.8
+    instead of its SGD, lifelong.md §8.2), else the algorithm's optimizer; the LR is ``benchmark.lr``, else
+    ``algorithm.lifelong_lr``, else the optimizer's."""
+    node = cfg.algorithm.get("lifelong_optimizer")
+    factory, wd = parts.optimizer_factory, parts.weight_decay
+    lr = cfg.algorithm.optimizer.get("lr")
+    if node is not None:
+        factory = instantiate(node, _partial_=True)
+        wd = float(node.get("weight_decay", 0.0))
+        lr = node.get("lr", lr)
+    if cfg.algorithm.get("lifelong_lr") is not None:
+        lr = cfg.algorithm.lifelong_lr
+    if settings.lr is not None:
+        lr = settings.lr
+    if lr is None or not float(lr) > 0:
+        raise ConfigError(f"no life-long learning rate for algorithm {parts.name!r}; set benchmark.lr")
+    return factory, wd, float(lr)
+
+
+def load_lifelong_inputs(cfg: DictConfig) -> tuple[FrameSource, LabelledImages]:
+    frames = build(cfg.frames, "frames")
+    if not isinstance(frames, FrameSource):
+        raise ConfigError(f"frames._target_={cfg.frames.get('_target_')!r} did not build a frame source")
+    readout_set = build(cfg.readout_set, "readout_set")
+    if not isinstance(readout_set, LabelledImages):
+        raise ConfigError(f"readout_set._target_={cfg.readout_set.get('_target_')!r} did not build a labelled set")
+    size = int(cfg.image_size)
+    if frames.image_size != size or readout_set.image_size != size:
+        raise ConfigError(f"image_size={size} but the frames are {frames.image_size} px and the read-out images "
+                          f"{readout_set.image_size} px")
+    return frames, readout_set
+
+
+def run_lifelong(cfg: DictConfig) -> LifelongResults:
+    t_start = time.time()
+    parts = algorithm_parts(cfg)
+    frames, readout_set = load_lifelong_inputs(cfg)
+    timeline = frames.timeline
+    settings = lifelong_settings(cfg, timeline)
+    options = readout_options(cfg)
+    out_dir = Path(str(cfg.output_dir))
+    results_path = out_dir / str(cfg.results_file)
+    cs = settings.curriculum
+    curriculum = Curriculum(timeline, cs)
+    factory, wd, lr = lifelong_optimizer(cfg, parts, settings)
+    augment = lifelong_augment(cfg)
+
+    torch.manual_seed(int(cfg.seed))
+    algorithm = parts.make()
+    module = SSLModule(
+        algorithm, factory, wd,
+        stream_augment=augment,
+        pretrain_augment=augment,                  # unused: life-long batches have no pretraining half
+        warmup_steps=settings.warmup_steps,
+        total_steps=settings.optimizer_steps,
+        channels_last=bool(cfg.channels_last),
+        base_lr=lr,
+    )
+    n_w, n_m = cs.split
+    print(f"life-long: {parts.name} on {frames.source} ({timeline.n_frames} frames, {timeline.n_videos} videos, "
+          f"{timeline.hours_through(settings.n_chunks - 1):.2f} h in {settings.n_chunks} chunks); W "
+          f"{settings.window_minutes:g} min = {cs.window_frames} frames, R {cs.ratio} ({n_w} window + {n_m} memory "
+          f"pairs per batch), memory {cs.memory_mode}; {cs.steps_per_epoch} batches per chunk, accumulation "
+          f"{settings.accumulate}, {settings.optimizer_steps} optimizer steps, peak lr {lr:g}", flush=True)
+    print(f"read-out set: {readout_set.source}, {readout_set.n_classes} classes, {len(readout_set.train_labels)} "
+          f"train / {len(readout_set.test_labels)} test images", flush=True)
+
+    readout = LinearReadout(readout_set, timeline, settings.n_chunks, settings.eval_every, options, int(cfg.seed))
+    data = LifelongStreamData(frames, curriculum, num_workers=int(cfg.num_workers))
+    trainer = make_trainer(
+        cfg,
+        max_epochs=settings.n_chunks,
+        reload_dataloaders_every_n_epochs=1,
+        accumulate_grad_batches=settings.accumulate,
+        callbacks=[readout],
+    )
+    trainer.fit(module, datamodule=data)
+
+    rec = readout.record
+    chunks = np.asarray(rec.chunk, dtype=np.int64)
+    rs = rec.results
+    evals = {
+        "chunk": chunks,
+        "step": np.asarray(rec.step, dtype=np.int64),
+        "hours": np.asarray([timeline.hours_through(int(c)) for c in chunks]),
+        "age_months": np.asarray([timeline.age_months_after(int(c)) for c in chunks]),
+        "svm_acc": np.asarray([r.svm_acc for r in rs]),
+        "svm_perf_oracle": np.asarray([r.svm_perf_oracle for r in rs]),
+        "alpha": np.asarray([r.alpha for r in rs]),
+        "heldout_acc": np.stack([np.asarray(r.heldout_acc) for r in rs]),
+        "test_acc": np.stack([np.asarray(r.test_acc) for r in rs]),
+        "knn_acc": np.asarray([np.nan if r.knn_acc is None else r.knn_acc for r in rs], dtype=np.float64),
+        "chance": np.asarray([r.chance for r in rs]),
+        "seconds": np.asarray(rec.seconds),
+    }
+    res = LifelongResults(
+        alphas=np.asarray(options["alphas"]),
+        evals=evals,
+        loss=np.asarray(module.losses, dtype=np.float64),
+        chunk_seconds=np.asarray(rec.chunk_seconds),
+        attrs={
+            "algorithm": parts.name,
+            "config_yaml": OmegaConf.to_yaml(cfg, resolve=True),
+            "versions_json": json.dumps(package_versions()),
+            "git_commit": git_commit(),
+            "frames_source": frames.source,
+            "readout_source": readout_set.source,
+            "memory_mode": cs.memory_mode,
+            "window_frames": cs.window_frames,
+            "window_minutes": settings.window_minutes,
+            "ratio": cs.ratio,
+            "n_chunks": settings.n_chunks,
+            "fps": timeline.fps,
+            "wall_seconds": time.time() - t_start,
+        },
+    )
+    write_results(results_path, res)
+    figs = save_curve(res, out_dir / str(cfg.lifelong_figure_stem))
+    s = res.summary()
+    print(f"\nread-out accuracy: before training {100 * s['initial_acc']:.1f}%, after the last chunk "
+          f"{100 * s['final_acc']:.1f}%, mean over experience {100 * s['mean_acc']:.1f}% (chance "
+          f"{100 * evals['chance'][0]:.1f}%); paper's oracle number {100 * s['initial_oracle']:.1f}% -> "
+          f"{100 * s['final_oracle']:.1f}%")
+    print(f"training {sum(rec.chunk_seconds):.1f}s, read-outs {sum(rec.seconds):.1f}s")
+    print(f"results: {results_path}\nfigure:  {', '.join(str(f) for f in figs)}")
+    print(f"wall time {time.time() - t_start:.1f}s")
+    return res

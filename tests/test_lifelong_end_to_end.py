@@ -1,0 +1,80 @@
+"""The life-long benchmark end to end on a tiny procedural stream: results file, figure, collect, bad config."""
+from __future__ import annotations
+
+import h5py
+import numpy as np
+import pytest
+from compose import make_lifelong_cfg
+
+from lifelong.cli.collect import main as collect_main
+from lifelong.cli.plot import main as plot_main
+from lifelong.components import ConfigError
+from lifelong.life_long.benchmark import lifelong_augment, run_lifelong
+from lifelong.life_long.results import read_results
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("lifelong")
+    cfg = make_lifelong_cfg(out, ["benchmark.readout.knn=true"])
+    return out, run_lifelong(cfg)
+
+
+def test_tiny_run_writes_a_readout_before_training_and_after_every_chunk(tiny_run):
+    out, res = tiny_run
+    r = read_results(out / "results.h5")
+    assert r.evals["chunk"].tolist() == [-1, 0, 1, 2]
+    assert r.evals["step"].tolist() == [0, 8, 16, 24]               # 128 // 16 = 8 batches per chunk
+    hours = r.evals["hours"]
+    np.testing.assert_allclose(hours, np.array([0, 400, 800, 1200]) / 25 / 3600)
+    assert np.all(np.diff(r.evals["age_months"]) > 0)               # simulated child gets older
+    assert r.evals["test_acc"].shape == (4, 10) and r.alphas.shape == (10,)
+    for k in ("svm_acc", "svm_perf_oracle", "knn_acc"):
+        assert np.all((r.evals[k] >= 0) & (r.evals[k] <= 1))
+    np.testing.assert_allclose(r.evals["chance"], 0.25)
+    chosen = np.argmax(r.evals["heldout_acc"], axis=1)
+    assert r.loss.shape == (24,) and np.isfinite(r.loss).all()
+    assert r.chunk_seconds.shape == (3,)
+    assert r.attrs["memory_mode"] == "original" and r.attrs["ratio"] == "1:3"
+    assert r.attrs["window_frames"] == 300                           # 0.2 min at 25 fps (CPU preset)
+    assert chosen.shape == (4,)
+    assert (out / "learning_curve.png").is_file() and (out / "learning_curve.pdf").is_file()
+    with h5py.File(out / "results.h5") as f:
+        assert f.attrs["benchmark"] == "lifelong"
+        assert f["summary"].attrs["initial_acc"] == pytest.approx(r.evals["svm_acc"][0])
+
+
+def test_plot_and_collect_read_lifelong_results(tiny_run, tmp_path, capsys):
+    out, _ = tiny_run
+    assert plot_main([str(out / "results.h5"), "--out", str(tmp_path / "curve")]) == 0
+    assert (tmp_path / "curve.png").is_file()
+    assert collect_main([str(out), "--out", str(tmp_path)]) == 0
+    text = capsys.readouterr().out
+    assert "simclr" in text and "acc_end" in text
+    rows = (tmp_path / "comparison_lifelong.csv").read_text().splitlines()
+    assert len(rows) == 2 and rows[0].startswith("run,algorithm,seed,W,R,memory")
+    assert (tmp_path / "comparison_lifelong.png").is_file()
+
+
+def test_lifelong_augment_is_the_pretraining_recipe_without_resize_center_pad(tmp_path):
+    cfg = make_lifelong_cfg(tmp_path)
+    aug = lifelong_augment(cfg)
+    assert type(aug).__name__ == "SimCLRAugment"
+    assert aug.resize_center_pad is None or aug.resize_center_pad.p == 0.0
+
+
+@pytest.mark.parametrize("override, match", [
+    ("benchmark.window_minutes=0", "window_minutes=0"),
+    ("benchmark.window_minutes=0.0001", "needs >= 2 frames"),
+    ("benchmark.ratio=1/3", "malformed ratio"),
+    ("benchmark.memory.mode=fifo", "memory mode 'fifo'"),
+    ("benchmark.chunks=7", "only 3 chunks"),
+    ("benchmark.readout.every_n_chunks=5", "longer than the run"),
+    ("benchmark.accumulate_grad_batches=9", "exceeds the 8 batches"),
+    ("benchmark.readout.val_fraction=1.5", "val_fraction"),
+])
+def test_bad_lifelong_settings_fail_before_training(tmp_path, override, match):
+    cfg = make_lifelong_cfg(tmp_path, [override])
+    with pytest.raises(ConfigError, match=match):
+        run_lifelong(cfg)
+    assert not (tmp_path / "results.h5").exists()
