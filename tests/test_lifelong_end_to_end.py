@@ -78,3 +78,16 @@ def test_bad_lifelong_settings_fail_before_training(tmp_path, override, match):
     with pytest.raises(ConfigError, match=match):
         run_lifelong(cfg)
     assert not (tmp_path / "results.h5").exists()
+
+
+@pytest.mark.parametrize("name, dim", [("simclr", 128), ("simclr_r50", 256), ("mae", 4 * 64), ("dino", 4 * 64)])
+def test_readout_features_are_the_spec_pooled_features(tmp_path, name, dim):
+    """ResNets: pooled backbone output; MAE: LN(mean token) and DINO: LN(CLS) of each of the last 4 blocks."""
+    import torch
+
+    from lifelong.components import algorithm_parts
+
+    algo = algorithm_parts(make_lifelong_cfg(tmp_path, [f"algorithm={name}"])).make().eval()
+    with torch.no_grad():
+        f = algo.features(torch.randn(3, 3, 32, 32))
+    assert f.shape == (3, dim) and torch.isfinite(f).all()

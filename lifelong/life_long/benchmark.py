@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -129,7 +130,10 @@ def run_lifelong(cfg: DictConfig) -> LifelongResults:
         accumulate_grad_batches=settings.accumulate,
         callbacks=[readout],
     )
-    trainer.fit(module, datamodule=data)
+    with warnings.catch_warnings():
+        # the module's on_after_batch_transfer (device augmentation) is meant to run; Lightning says so each epoch
+        warnings.filterwarnings("ignore", message=".*overridden `on_after_batch_transfer`.*")
+        trainer.fit(module, datamodule=data)
 
     rec = readout.record
     chunks = np.asarray(rec.chunk, dtype=np.int64)
