@@ -50,7 +50,9 @@ TINY_LIFELONG = [
 def make_lifelong_cfg(tmp_path, overrides=()) -> DictConfig:
     store_algorithm_configs()
     with initialize_config_module(config_module="lifelong.conf", version_base="1.3"):
-        cfg = compose(config_name="config", overrides=[*TINY_LIFELONG, *overrides])
+        own_frames = any(o.startswith("frames=") for o in overrides)
+        tiny = [o for o in TINY_LIFELONG if not (own_frames and o.startswith("frames."))]
+        cfg = compose(config_name="config", overrides=[*tiny, *overrides])
     with open_dict(cfg):
         cfg.output_dir = str(tmp_path)
         cfg.cache_dir = str(tmp_path / "cache")

@@ -91,3 +91,29 @@ def test_readout_features_are_the_spec_pooled_features(tmp_path, name, dim):
     with torch.no_grad():
         f = algo.features(torch.randn(3, 3, 32, 32))
     assert f.shape == (3, dim) and torch.isfinite(f).all()
+
+
+def test_trainer_reads_a_converted_hdf5_frame_store_with_the_same_plan(tmp_path):
+    """frames=hdf5: the converter's store of the procedural stream trains exactly like the in-memory stream."""
+    import torch
+    from hydra.utils import instantiate
+
+    from lifelong.life_long.chunk_data import ChunkBatches
+    from streams.curriculum import Curriculum, CurriculumSettings
+    from streams.frame_store import HDF5FrameStore, convert_to_store
+
+    cfg = make_lifelong_cfg(tmp_path / "mem")
+    frames = instantiate(cfg.frames)
+    store_path = convert_to_store(frames, tmp_path / "stream.h5", progress=False)
+    store = HDF5FrameStore(store_path)
+    assert store.timeline.n_frames == frames.timeline.n_frames
+    assert np.array_equal(store.timeline.chunk_offsets, frames.timeline.chunk_offsets)
+    cur = CurriculumSettings(window_frames=300, ratio="1:3", batch_pairs=16, pairs_per_epoch=64)
+    plan = Curriculum(frames.timeline, cur).plan_epoch(1)
+    a, b = ChunkBatches(frames, plan)[2], ChunkBatches(store, plan)[2]
+    assert torch.equal(a["stream1"], b["stream1"]) and torch.equal(a["stream2"], b["stream2"])
+
+    cfg = make_lifelong_cfg(tmp_path / "h5", ["frames=hdf5", f"frames.path={store_path}", "benchmark.chunks=2"])
+    res = run_lifelong(cfg)
+    assert res.evals["chunk"].tolist() == [-1, 0, 1]
+    assert res.attrs["frames_source"] == store.source
