@@ -117,3 +117,32 @@ def test_trainer_reads_a_converted_hdf5_frame_store_with_the_same_plan(tmp_path)
     res = run_lifelong(cfg)
     assert res.evals["chunk"].tolist() == [-1, 0, 1]
     assert res.attrs["frames_source"] == store.source
+
+
+@pytest.mark.parametrize("name", ["byol", "mae", "mocov2"])
+def test_other_algorithms_train_with_gradient_accumulation(tmp_path, name):
+    """Any registered algorithm runs the life-long loop; accumulation 2 halves the optimizer steps."""
+    cfg = make_lifelong_cfg(tmp_path, [f"algorithm={name}", "benchmark.chunks=1", "benchmark.accumulate_grad_batches=2"])
+    res = run_lifelong(cfg)
+    assert res.evals["step"].tolist() == [0, 4]                 # 8 batches per chunk / 2
+    assert res.loss.shape == (8,) and np.isfinite(res.loss).all()
+    assert res.attrs["algorithm"] == name
+
+
+def test_lifelong_learning_rates_follow_the_spec(tmp_path):
+    """SimCLR: LARS 4.8 (not its 0.6 pretraining LR); MoCo v2: LARS 4.8 instead of SGD 0.03; benchmark.lr wins."""
+    import torch
+
+    from algorithms.lars import LARS
+    from lifelong.components import algorithm_parts
+    from lifelong.life_long.benchmark import lifelong_optimizer
+    from lifelong.life_long.settings import lifelong_settings
+    from streams.frame_timeline import FrameTimeline
+
+    tl = FrameTimeline(("v",), np.array([0, 3000]), np.array([0, 1000, 2000, 3000]), 25.0)
+    for name, overrides, lr in [("simclr", [], 4.8), ("mocov2", [], 4.8), ("simclr", ["benchmark.lr=0.5"], 0.5)]:
+        cfg = make_lifelong_cfg(tmp_path, [f"algorithm={name}", *overrides])
+        parts = algorithm_parts(cfg)
+        factory, _, got = lifelong_optimizer(cfg, parts, lifelong_settings(cfg, tl))
+        assert got == lr
+        assert isinstance(factory([{"params": [torch.nn.Parameter(torch.zeros(2))]}]), LARS)
