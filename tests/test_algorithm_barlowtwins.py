@@ -1,42 +1,28 @@
 """Barlow Twins (algorithms.md §10): projector, cross-correlation loss, state round trip, config."""
 from __future__ import annotations
 
-import io
 import math
 
-import numpy as np
 import pytest
 import torch
 from torch import nn
 
+from algorithm_checks import (assert_embed, assert_loss_decreases, assert_realtime_smoke_run, assert_state_round_trip,
+                              one_thread_fixture, tiny_factory, tiny_views)
 from algorithms.backbones import small_cnn
 from algorithms.barlow_twins import BarlowTwins, barlow_twins_loss, cross_correlation
 from algorithms.lars import LARS
 from lifelong.components import algorithm_parts
 from tests.compose import make_cfg
 
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+_one_thread = one_thread_fixture()
 
 
-def _views(n=16, size=32):
-    g = torch.Generator().manual_seed(0)
-    base = torch.rand(n, 3, size, size, generator=g)
-    v1 = (base + 0.1 * torch.randn(base.shape, generator=g) - 0.5) / 0.25
-    v2 = (base.flip(-1) + 0.1 * torch.randn(base.shape, generator=g) - 0.5) / 0.25
-    return v1, v2
+_algo = tiny_factory(BarlowTwins, hidden_dim=32, out_dim=32)
 
 
-def _algo(seed=0, **kw):
-    torch.manual_seed(seed)
-    kw.setdefault("hidden_dim", 32)
-    kw.setdefault("out_dim", 32)
-    return BarlowTwins(small_cnn(8), **kw)
+def _lars(algo):
+    return LARS(algo.param_groups(1e-6), lr=0.3)
 
 
 def test_projector_is_four_layers_without_final_bn():
@@ -96,64 +82,16 @@ def test_loss_under_bf16_autocast_is_float32():
 
 
 def test_loss_finite_and_decreasing_with_lars():
-    algo = _algo()
-    opt = LARS(algo.param_groups(1e-6), lr=0.3)
-    v1, v2 = _views(16)
-    losses = []
-    for _ in range(10):
-        loss = algo.training_loss(v1, v2)
-        assert torch.isfinite(loss)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        algo.after_optimizer_step()
-        losses.append(loss.item())
-    assert losses[-1] < 0.7 * losses[0] and sum(losses[-3:]) < sum(losses[:3]), losses
+    assert_loss_decreases(_algo, _lars, *tiny_views(16), steps=10, last_ratio=0.7)
 
 
 def test_state_round_trip_gives_identical_next_step():
-    v1, v2 = _views(8)
-
-    def build(seed):
-        algo = _algo(seed)
-        return algo, LARS(algo.param_groups(1e-6), lr=0.3)
-
-    def step(algo, opt):
-        opt.zero_grad()
-        loss = algo.training_loss(v1, v2)
-        loss.backward()
-        opt.step()
-        algo.after_optimizer_step()
-        return loss.item()
-
-    a, oa = build(0)
-    for _ in range(3):
-        step(a, oa)
-    buf = io.BytesIO()
-    torch.save({"model": a.state_dict(), "opt": oa.state_dict()}, buf)
-    buf.seek(0)
-    ckpt = torch.load(buf)
-    b, ob = build(1)
-    b.load_state_dict(ckpt["model"])
-    ob.load_state_dict(ckpt["opt"])
-    torch.manual_seed(7)
-    la = step(a, oa)
-    torch.manual_seed(7)
-    lb = step(b, ob)
-    assert la == lb
-    for (na, ta), (nb, tb) in zip(a.state_dict().items(), b.state_dict().items()):
-        assert na == nb and torch.equal(ta, tb), na
+    assert_state_round_trip(_algo, _lars, *tiny_views(8))
 
 
 def test_embed_is_the_unnormalised_projector_output():
     algo = BarlowTwins(small_cnn(8)).eval()
-    x = torch.randn(5, 3, 32, 32)
-    with torch.no_grad():
-        e = algo.embed(x)
-        ref = algo.projector(algo.backbone(x))
-    assert e.shape == (5, 2048) and e.dtype == torch.float32
-    torch.testing.assert_close(e, ref)
-    assert not torch.allclose(e.norm(dim=1), torch.ones(5), atol=1e-2)
+    assert_embed(algo, lambda x: algo.projector(algo.backbone(x)), 2048, unit_norm=False)
 
 
 def test_yaml_composes_and_builds(tmp_path):
@@ -177,10 +115,4 @@ def test_yaml_composes_and_builds(tmp_path):
 
 
 def test_realtime_smoke_run(tmp_path):
-    from lifelong.realtime.benchmark import run_realtime
-
-    cfg = make_cfg(tmp_path, ["algorithm=barlowtwins", "benchmark.pairs=[0]", "benchmark.conditions=[build]"])
-    res = run_realtime(cfg)
-    assert (tmp_path / "results.h5").is_file()
-    arrays = res.conditions["build"].arrays
-    assert arrays["loss"].shape == (1, 18) and np.isfinite(arrays["loss"]).all()
+    assert_realtime_smoke_run(tmp_path, "barlowtwins")

@@ -1,7 +1,6 @@
 """BYOL and BYOL-More-MLPs (algorithms.md §5-6): heads, loss values, EMA target, state round trip, configs."""
 from __future__ import annotations
 
-import io
 import math
 
 import pytest
@@ -9,21 +8,15 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from algorithm_checks import (IdentityFeatures, assert_embed, assert_exact_ema_step, assert_loss_decreases,
+                              assert_only_online_gets_gradients, assert_state_round_trip, mlp_layout,
+                              one_thread_fixture, tiny_factory, tiny_views)
 from algorithms.augment import BYOLAugment, TwoViewAugment
 from algorithms.backbones import small_cnn
 from algorithms.byol import BYOL, regression_loss
 from algorithms.lars import LARS
 
-
-class IdentityFeatures(nn.Module):
-    """A 'backbone' that passes [B, D] inputs through unchanged (for hand-computed losses)."""
-
-    def __init__(self, dim: int) -> None:
-        super().__init__()
-        self.out_dim = dim
-
-    def forward(self, x):
-        return x
+_one_thread = one_thread_fixture()
 
 
 def identity_byol(dim: int = 2, predictor: nn.Module | None = None) -> BYOL:
@@ -34,24 +27,7 @@ def identity_byol(dim: int = 2, predictor: nn.Module | None = None) -> BYOL:
     return algo
 
 
-def views(n: int = 16, size: int = 32):
-    g = torch.Generator().manual_seed(0)
-    base = torch.rand(n, 3, size, size, generator=g)
-    v1 = (base + 0.1 * torch.randn(base.shape, generator=g) - 0.5) / 0.25
-    v2 = (base.flip(-1) + 0.1 * torch.randn(base.shape, generator=g) - 0.5) / 0.25
-    return v1, v2
-
-
-def layout(mlp: nn.Sequential) -> list:
-    out = []
-    for m in mlp:
-        if isinstance(m, nn.Linear):
-            out.append(("fc", m.in_features, m.out_features, m.bias is not None))
-        elif isinstance(m, nn.BatchNorm1d):
-            out.append(("bn", m.num_features))
-        else:
-            out.append((type(m).__name__,))
-    return out
+_byol = tiny_factory(BYOL, hidden_dim=64, out_dim=16)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -60,18 +36,18 @@ def layout(mlp: nn.Sequential) -> list:
 
 def test_byol_heads_paper_widths():
     algo = BYOL(IdentityFeatures(512))
-    assert layout(algo.projector) == [("fc", 512, 1024, True), ("bn", 1024), ("ReLU",), ("fc", 1024, 256, True)]
-    assert layout(algo.predictor) == [("fc", 256, 1024, True), ("bn", 1024), ("ReLU",), ("fc", 1024, 256, True)]
-    assert layout(algo.target_projector) == layout(algo.projector)
+    assert mlp_layout(algo.projector) == [("fc", 512, 1024, True), ("bn", 1024), ("ReLU",), ("fc", 1024, 256, True)]
+    assert mlp_layout(algo.predictor) == [("fc", 256, 1024, True), ("bn", 1024), ("ReLU",), ("fc", 1024, 256, True)]
+    assert mlp_layout(algo.target_projector) == mlp_layout(algo.projector)
     assert algo.name == "byol" and algo.base_momentum == 0.99
 
 
 def test_byol_more_mlps_heads_four_layers():
     algo = BYOL(IdentityFeatures(512), num_layers=4)
     hidden = [("bn", 1024), ("ReLU",), ("fc", 1024, 1024, True)]
-    assert layout(algo.projector) == [("fc", 512, 1024, True), *hidden, *hidden, ("bn", 1024), ("ReLU",),
+    assert mlp_layout(algo.projector) == [("fc", 512, 1024, True), *hidden, *hidden, ("bn", 1024), ("ReLU",),
                                       ("fc", 1024, 256, True)]
-    assert layout(algo.predictor) == [("fc", 256, 1024, True), *hidden, *hidden, ("bn", 1024), ("ReLU",),
+    assert mlp_layout(algo.predictor) == [("fc", 256, 1024, True), *hidden, *hidden, ("bn", 1024), ("ReLU",),
                                       ("fc", 1024, 256, True)]
 
 
@@ -135,33 +111,14 @@ def test_predictor_acts_on_the_online_side_only():
 def test_target_gets_no_gradients_online_and_predictor_do():
     torch.manual_seed(0)
     algo = BYOL(small_cnn(8), hidden_dim=32, out_dim=8)
-    v1, v2 = views(8)
-    algo.training_loss(v1, v2).backward()
-    for p in list(algo.target_backbone.parameters()) + list(algo.target_projector.parameters()):
-        assert p.grad is None
-    for name, p in algo.named_parameters():
-        if not name.startswith("target_"):
-            assert p.grad is not None and torch.isfinite(p.grad).all(), name
+    assert_only_online_gets_gradients(algo, *tiny_views(8))
     assert any(p.grad.abs().sum() > 0 for p in algo.predictor.parameters())
 
 
 def test_loss_finite_and_decreasing_with_lars():
-    torch.manual_seed(0)
-    algo = BYOL(small_cnn(8), hidden_dim=64, out_dim=16)
-    opt = LARS(algo.param_groups(weight_decay=1e-6), lr=0.3)
-    v1, v2 = views()
-    losses = []
-    for i in range(10):
-        loss = algo.training_loss(v1, v2)
-        assert torch.isfinite(loss)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        algo.after_optimizer_step(i / 10)
-        losses.append(loss.item())
+    _, losses = assert_loss_decreases(_byol, lambda algo: LARS(algo.param_groups(weight_decay=1e-6), lr=0.3),
+                                      *tiny_views(), steps=10, progress=lambda i: i / 10, last_ratio=0.5)
     assert 0.0 <= min(losses) and max(losses) <= 8.0
-    assert losses[-1] < 0.5 * losses[0], losses
-    assert sum(losses[-3:]) < sum(losses[:3]), losses
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -181,18 +138,9 @@ def test_momentum_ramp_values():
 def test_ema_moves_target_by_exactly_m_t_plus_one_minus_m_o(progress, m):
     torch.manual_seed(0)
     algo = BYOL(small_cnn(4), hidden_dim=16, out_dim=8)
-    with torch.no_grad():                      # make online and target differ
-        for p in list(algo.backbone.parameters()) + list(algo.projector.parameters()):
-            p.add_(torch.randn_like(p))
-    pairs = list(zip(list(algo.target_backbone.parameters()) + list(algo.target_projector.parameters()),
-                     list(algo.backbone.parameters()) + list(algo.projector.parameters())))
-    expected = [m * t.detach().clone() + (1 - m) * o.detach().clone() for t, o in pairs]
     predictor_before = [p.detach().clone() for p in algo.predictor.parameters()]
-    online_before = [o.detach().clone() for _, o in pairs]
-    algo.after_optimizer_step(progress)
-    for (t, o), e, o0 in zip(pairs, expected, online_before):
-        torch.testing.assert_close(t, e, rtol=1e-6, atol=1e-7)
-        assert torch.equal(o, o0)              # the online network is not touched
+    assert_exact_ema_step(algo, [algo.backbone, algo.projector], [algo.target_backbone, algo.target_projector],
+                          progress, m)
     for p, p0 in zip(algo.predictor.parameters(), predictor_before):
         assert torch.equal(p, p0)
     # BN running statistics are copied from the online network
@@ -218,52 +166,14 @@ def test_end_of_ramp_leaves_target_unchanged():
 def test_embed_is_unit_norm_online_projector_output():
     torch.manual_seed(0)
     algo = BYOL(small_cnn(8)).eval()
-    x = torch.randn(5, 3, 32, 32)
-    with torch.no_grad():
-        e = algo.embed(x)
-        ref = F.normalize(algo.projector(algo.backbone(x)), dim=1)
-    assert e.shape == (5, 256) and e.dtype == torch.float32
-    torch.testing.assert_close(e.norm(dim=1), torch.ones(5))
-    torch.testing.assert_close(e, ref)
+    assert_embed(algo, lambda x: F.normalize(algo.projector(algo.backbone(x)), dim=1), 256, unit_norm=True)
 
 
 def test_state_round_trip_gives_identical_next_step():
-    v1, v2 = views(8)
-
-    def build():
-        torch.manual_seed(1)
-        algo = BYOL(small_cnn(4), hidden_dim=32, out_dim=8)
-        return algo, LARS(algo.param_groups(1e-6), lr=0.5)
-
-    def step(algo, opt, progress):
-        loss = algo.training_loss(v1, v2)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        algo.after_optimizer_step(progress)
-        return loss.item()
-
-    a, oa = build()
-    for i in range(3):
-        step(a, oa, i / 10)
-    buf = io.BytesIO()
-    torch.save({"model": a.state_dict(), "opt": oa.state_dict()}, buf)
-    buf.seek(0)
-    ckpt = torch.load(buf)
-    assert any(k.startswith("target_backbone.") for k in ckpt["model"])
-    assert any(k.startswith("target_projector.") for k in ckpt["model"])
-    b, ob = build()
-    assert not torch.equal(next(a.target_projector.parameters()), next(b.target_projector.parameters()))
-    b.load_state_dict(ckpt["model"])
-    ob.load_state_dict(ckpt["opt"])
-    for _ in range(2):
-        torch.manual_seed(7)
-        la = step(a, oa, None)
-        torch.manual_seed(7)
-        lb = step(b, ob, None)
-        assert la == lb
-    for (na, pa), (_, pb) in zip(a.state_dict().items(), b.state_dict().items()):
-        assert torch.equal(pa, pb), na
+    assert_state_round_trip(lambda seed: _byol(1 + seed, width=4, hidden_dim=32, out_dim=8),
+                            lambda algo: LARS(algo.param_groups(1e-6), lr=0.5), *tiny_views(8),
+                            warmup_progress=lambda i: i / 10, next_steps=2,
+                            checkpoint_has=("target_backbone.", "target_projector."))
 
 
 # ---------------------------------------------------------------------------------------------------------------

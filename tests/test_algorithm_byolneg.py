@@ -1,7 +1,6 @@
 """BYOLNeg (algorithms.md §7): identity predictor, symmetric in-batch InfoNCE against the EMA target."""
 from __future__ import annotations
 
-import io
 import math
 
 import pytest
@@ -9,20 +8,16 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from algorithm_checks import (IdentityFeatures, assert_embed, assert_exact_ema_step, assert_loss_decreases,
+                              assert_only_online_gets_gradients, assert_state_round_trip, one_thread_fixture,
+                              tiny_factory, tiny_views)
 from algorithms.augment import BYOLAugment, TwoViewAugment
 from algorithms.backbones import small_cnn
 from algorithms.byol import BYOL
 from algorithms.byolneg import BYOLNeg
 from algorithms.lars import LARS
 
-
-class IdentityFeatures(nn.Module):
-    def __init__(self, dim: int) -> None:
-        super().__init__()
-        self.out_dim = dim
-
-    def forward(self, x):
-        return x
+_one_thread = one_thread_fixture()
 
 
 def identity_byolneg(dim: int = 2, temperature: float = 0.1) -> BYOLNeg:
@@ -32,12 +27,7 @@ def identity_byolneg(dim: int = 2, temperature: float = 0.1) -> BYOLNeg:
     return algo
 
 
-def views(n: int = 16, size: int = 32):
-    g = torch.Generator().manual_seed(0)
-    base = torch.rand(n, 3, size, size, generator=g)
-    v1 = (base + 0.1 * torch.randn(base.shape, generator=g) - 0.5) / 0.25
-    v2 = (base.flip(-1) + 0.1 * torch.randn(base.shape, generator=g) - 0.5) / 0.25
-    return v1, v2
+_byolneg = tiny_factory(BYOLNeg, hidden_dim=64, out_dim=16)
 
 
 def test_head_is_byol_projector_and_identity_predictor():
@@ -76,97 +66,34 @@ def test_loss_equals_hand_computed_info_nce_on_3x2_toy():
 
 
 def test_target_gets_no_gradients_online_does():
-    torch.manual_seed(0)
-    algo = BYOLNeg(small_cnn(8), hidden_dim=32, out_dim=8)
-    v1, v2 = views(8)
-    algo.training_loss(v1, v2).backward()
-    for p in list(algo.target_backbone.parameters()) + list(algo.target_projector.parameters()):
-        assert p.grad is None and not p.requires_grad
-    for name, p in algo.named_parameters():
-        if not name.startswith("target_"):
-            assert p.grad is not None and torch.isfinite(p.grad).all(), name
+    algo = _byolneg(hidden_dim=32, out_dim=8)
+    assert_only_online_gets_gradients(algo, *tiny_views(8))
     assert list(algo.predictor.parameters()) == []
 
 
 def test_loss_finite_and_decreasing_with_lars():
-    torch.manual_seed(0)
-    algo = BYOLNeg(small_cnn(8), hidden_dim=64, out_dim=16)
-    opt = LARS(algo.param_groups(weight_decay=1e-6), lr=0.3)
-    v1, v2 = views()
-    losses = []
-    for i in range(10):
-        loss = algo.training_loss(v1, v2)
-        assert torch.isfinite(loss)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        algo.after_optimizer_step(i / 10)
-        losses.append(loss.item())
-    assert losses[-1] < 0.5 * losses[0], losses
-    assert sum(losses[-3:]) < sum(losses[:3]), losses
+    assert_loss_decreases(_byolneg, lambda algo: LARS(algo.param_groups(weight_decay=1e-6), lr=0.3), *tiny_views(),
+                          steps=10, progress=lambda i: i / 10, last_ratio=0.5)
 
 
 @pytest.mark.parametrize("progress, m", [(None, 0.99), (0.5, 0.995), (1.0, 1.0)])
 def test_ema_moves_target_by_exactly_m_t_plus_one_minus_m_o(progress, m):
-    torch.manual_seed(0)
-    algo = BYOLNeg(small_cnn(4), hidden_dim=16, out_dim=8)
-    with torch.no_grad():
-        for p in list(algo.backbone.parameters()) + list(algo.projector.parameters()):
-            p.add_(torch.randn_like(p))
-    pairs = list(zip(list(algo.target_backbone.parameters()) + list(algo.target_projector.parameters()),
-                     list(algo.backbone.parameters()) + list(algo.projector.parameters())))
-    expected = [m * t.detach().clone() + (1 - m) * o.detach().clone() for t, o in pairs]
-    algo.after_optimizer_step(progress)
-    for (t, _), e in zip(pairs, expected):
-        torch.testing.assert_close(t, e, rtol=1e-6, atol=1e-7)
+    algo = _byolneg(width=4, hidden_dim=16, out_dim=8)
+    assert_exact_ema_step(algo, [algo.backbone, algo.projector], [algo.target_backbone, algo.target_projector],
+                          progress, m)
 
 
 def test_embed_is_unit_norm_online_projector_output():
     torch.manual_seed(0)
     algo = BYOLNeg(small_cnn(8)).eval()
-    x = torch.randn(5, 3, 32, 32)
-    with torch.no_grad():
-        e = algo.embed(x)
-        ref = F.normalize(algo.projector(algo.backbone(x)), dim=1)
-    assert e.shape == (5, 256) and e.dtype == torch.float32
-    torch.testing.assert_close(e.norm(dim=1), torch.ones(5))
-    torch.testing.assert_close(e, ref)
+    assert_embed(algo, lambda x: F.normalize(algo.projector(algo.backbone(x)), dim=1), 256, unit_norm=True)
 
 
 def test_state_round_trip_gives_identical_next_step():
-    v1, v2 = views(8)
-
-    def build():
-        torch.manual_seed(1)
-        algo = BYOLNeg(small_cnn(4), hidden_dim=32, out_dim=8)
-        return algo, LARS(algo.param_groups(1e-6), lr=0.5)
-
-    def step(algo, opt, progress):
-        loss = algo.training_loss(v1, v2)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        algo.after_optimizer_step(progress)
-        return loss.item()
-
-    a, oa = build()
-    for i in range(3):
-        step(a, oa, i / 10)
-    buf = io.BytesIO()
-    torch.save({"model": a.state_dict(), "opt": oa.state_dict()}, buf)
-    buf.seek(0)
-    ckpt = torch.load(buf)
-    b, ob = build()
-    b.load_state_dict(ckpt["model"])
-    ob.load_state_dict(ckpt["opt"])
-    for _ in range(2):
-        torch.manual_seed(7)
-        la = step(a, oa, None)
-        torch.manual_seed(7)
-        lb = step(b, ob, None)
-        assert la == lb
-    for (na, pa), (_, pb) in zip(a.state_dict().items(), b.state_dict().items()):
-        assert torch.equal(pa, pb), na
+    assert_state_round_trip(lambda seed: _byolneg(1 + seed, width=4, hidden_dim=32, out_dim=8),
+                            lambda algo: LARS(algo.param_groups(1e-6), lr=0.5), *tiny_views(8),
+                            warmup_progress=lambda i: i / 10, next_steps=2,
+                            checkpoint_has=("target_backbone.", "target_projector."))
 
 
 def test_yaml_composes_and_builds(tmp_path):

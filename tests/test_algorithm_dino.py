@@ -1,7 +1,6 @@
 """DINO (algorithms/dino.py; spec algorithms.md §12): head, loss, centre, EMA teacher, last-layer freeze, config."""
 from __future__ import annotations
 
-import io
 import math
 
 import pytest
@@ -11,6 +10,8 @@ import torch.nn.functional as F
 from timm.layers import DropPath
 from torch import nn
 
+from algorithm_checks import (assert_embed, assert_loss_decreases, assert_state_round_trip,
+                              assert_teacher_ema_after_step, one_thread_fixture, tiny_factory, tiny_views)
 from algorithms.augment import BYOLAugment, TwoViewAugment
 from algorithms.backbones import small_cnn
 from algorithms.dino import DINO, DINOHead
@@ -18,32 +19,18 @@ from algorithms.vit import ViTBackbone, vit_backbone
 from lifelong.components import algorithm_parts
 from tests.compose import make_cfg
 
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+_one_thread = one_thread_fixture()
 
 
-def _dino(seed=0, **kw) -> DINO:
-    torch.manual_seed(seed)
-    args = dict(hidden_dim=32, bottleneck_dim=16, out_dim=64, drop_path_rate=0.0)
-    args.update(kw)
-    return DINO(small_cnn(8), **args)
-
-
-def _views(n=8, seed=0):
-    g = torch.Generator().manual_seed(seed)
-    base = torch.rand(n, 3, 32, 32, generator=g)
-    v1 = (base + 0.1 * torch.randn(base.shape, generator=g) - 0.5) / 0.25
-    v2 = (base.flip(-1) + 0.1 * torch.randn(base.shape, generator=g) - 0.5) / 0.25
-    return v1, v2
+_dino = tiny_factory(DINO, hidden_dim=32, bottleneck_dim=16, out_dim=64, drop_path_rate=0.0)
 
 
 def _adamw(algo, lr=1e-3):
     return torch.optim.AdamW(algo.param_groups(0.04), lr=lr)
+
+
+def _exposure(algo, _step):
+    algo.training_progress = None
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -97,7 +84,7 @@ def test_dino_loss_hand_computed():
 
 def test_centre_update_is_exact():
     algo = _dino().train()
-    v1, v2 = _views()
+    v1, v2 = tiny_views(8)
     c0 = torch.randn(1, 64) * 0.1
     algo.center.copy_(c0)
     with torch.no_grad():
@@ -114,26 +101,13 @@ def test_centre_update_is_exact():
 def test_teacher_ema_exact_base_and_cosine_ramp():
     for progress, m in [(None, 0.996), (0.0, 0.996), (0.5, 0.998), (1.0, 1.0)]:
         algo = _dino().train()
-        opt = _adamw(algo, lr=1e-2)
-        teacher = list(algo.teacher_backbone.parameters()) + list(algo.teacher_head.parameters())
-        teacher_before = [p.clone() for p in teacher]
-        algo.training_progress = progress
-        loss = algo.training_loss(*_views())
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        algo.after_optimizer_step(progress)
+        assert_teacher_ema_after_step(algo, _adamw(algo, lr=1e-2), *tiny_views(8), progress, m)
         assert algo.momentum == pytest.approx(m, abs=1e-12)
-        student = list(algo.backbone.parameters()) + list(algo.head.parameters())
-        teacher = list(algo.teacher_backbone.parameters()) + list(algo.teacher_head.parameters())
-        for t0, s, t in zip(teacher_before, student, teacher):
-            torch.testing.assert_close(t, m * t0 + (1 - m) * s, rtol=0, atol=1e-7)
-        assert not all(torch.equal(t0, s) for t0, s in zip(teacher_before, student))   # the student moved
 
 
 def test_last_layer_frozen_early_in_pretraining_never_in_exposure():
     algo = _dino(freeze_last_layer_progress=0.01).train()
-    v1, v2 = _views()
+    v1, v2 = tiny_views(8)
     opt = _adamw(algo, lr=1e-2)
     for progress, frozen in [(0.0, True), (0.009, True), (0.01, False), (0.5, False), (None, False)]:
         algo.training_progress = progress
@@ -152,62 +126,23 @@ def test_last_layer_frozen_early_in_pretraining_never_in_exposure():
 
 
 def test_loss_finite_and_decreasing():
-    algo = _dino().train()
-    opt = _adamw(algo, lr=3e-3)
-    v1, v2 = _views()
-    losses = []
-    for _ in range(12):
-        algo.training_progress = None
-        loss = algo.training_loss(v1, v2)
-        assert torch.isfinite(loss)
-        opt.zero_grad()
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(algo.parameters(), algo.grad_clip_norm)
-        opt.step()
-        algo.after_optimizer_step(None)
-        losses.append(loss.item())
-    assert sum(losses[-3:]) < 0.9 * sum(losses[:3]), losses
+    assert_loss_decreases(lambda: _dino().train(), lambda algo: _adamw(algo, lr=3e-3), *tiny_views(8), steps=12,
+                          before_loss=_exposure, clip_grad_norm=DINO.grad_clip_norm, sum3_ratio=0.9)
 
 
 def test_state_round_trip_includes_centre():
-    v1, v2 = _views(6, 1)
+    def on_restore(a, b, ckpt):
+        assert a.center.abs().sum() > 0
+        assert torch.equal(a.center, b.center)
 
-    def step(algo, opt):
-        loss = algo.training_loss(v1, v2)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        algo.after_optimizer_step(None)
-        return loss.item()
-
-    a = _dino()
-    oa = _adamw(a)
-    for _ in range(3):
-        step(a, oa)
-    assert a.center.abs().sum() > 0
-    assert "center" in a.state_dict() and any(k.startswith("teacher_head.") for k in a.state_dict())
-    buf = io.BytesIO()
-    torch.save({"model": a.state_dict(), "opt": oa.state_dict()}, buf)
-    buf.seek(0)
-    ckpt = torch.load(buf)
-    b = _dino(seed=5)
-    b.load_state_dict(ckpt["model"])
-    ob = _adamw(b)
-    ob.load_state_dict(ckpt["opt"])
-    assert torch.equal(a.center, b.center)
-    for _ in range(2):
-        assert step(a, oa) == step(b, ob)
+    a, b = assert_state_round_trip(_dino, _adamw, *tiny_views(6, seed=1), next_steps=2,
+                                   checkpoint_has=("center", "teacher_head."), on_restore=on_restore)
     assert torch.equal(a.center, b.center)
 
 
 def test_embed_is_softmax_of_student_output_over_tau_s():
     algo = _dino().eval()
-    x = _views(5)[0]
-    with torch.no_grad():
-        e = algo.embed(x)
-        ref = F.softmax(algo.head(algo.backbone(x)) / 0.1, dim=1)
-    assert e.shape == (5, 64) and e.dtype == torch.float32
-    torch.testing.assert_close(e, ref)
+    e = assert_embed(algo, lambda x: F.softmax(algo.head(algo.backbone(x)) / 0.1, dim=1), 64, x=tiny_views(5)[0])
     torch.testing.assert_close(e.sum(dim=1), torch.ones(5))
     assert (e >= 0).all()
 

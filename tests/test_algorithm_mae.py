@@ -1,12 +1,12 @@
 """MAE (algorithms/mae.py; spec algorithms.md §11): masking, targets, loss support, read-out, config."""
 from __future__ import annotations
 
-import io
 import math
 
 import pytest
 import torch
 
+from algorithm_checks import assert_embed, assert_loss_decreases, assert_state_round_trip, one_thread_fixture
 from algorithms.augment import IMAGENET_MEAN, IMAGENET_STD, MAESameCropAugment
 from algorithms.mae import MAE, random_masking, sincos_pos_embed_2d
 from algorithms.vit import ViTBackbone, vit_backbone
@@ -16,17 +16,11 @@ from tests.compose import make_cfg
 MEAN = torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1)
 STD = torch.tensor(IMAGENET_STD).view(1, 3, 1, 1)
 
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+_one_thread = one_thread_fixture()
 
 
-def _mae(**kw) -> MAE:
-    torch.manual_seed(0)
+def _mae(seed=0, **kw) -> MAE:
+    torch.manual_seed(seed)
     args = dict(decoder_dim=32, decoder_depth=2, decoder_heads=2)
     args.update(kw)
     return MAE(vit_backbone(32, 4, 32, 4, 2), **args)
@@ -179,18 +173,18 @@ def test_decoder_defaults_and_shapes():
 
 def test_embed_is_layernorm_of_mean_patch_token_of_last_4_blocks():
     algo = _mae().eval()
-    x = _images(5)
-    with torch.no_grad():
-        e = algo.embed(x)
-        vit = algo.backbone
+    vit = algo.backbone
+
+    def reference(x):
         t = vit.embed_tokens(x)
         feats = []
         for blk in vit.blocks:
             t = blk(t)
             feats.append(torch.nn.functional.layer_norm(t[:, 1:].mean(1), (32,), vit.norm.weight, vit.norm.bias, 1e-6))
-    assert e.shape == (5, 4 * 32) and e.dtype == torch.float32
-    torch.testing.assert_close(e, torch.cat(feats, dim=1), rtol=0, atol=1e-5)
-    assert not torch.allclose(e.norm(dim=1), torch.ones(5))       # not L2-normalised
+        return torch.cat(feats, dim=1)
+
+    # not L2-normalised
+    assert_embed(algo, reference, 4 * 32, x=_images(5), unit_norm=False, rtol=0, atol=1e-5)
 
 
 def test_param_groups_exclude_tokens_and_embeddings_from_weight_decay():
@@ -210,50 +204,20 @@ def _adamw(algo):
     return torch.optim.AdamW(algo.param_groups(0.05), lr=1e-3, betas=(0.9, 0.95))
 
 
+def _scheduled_fixed_masks(algo, _step):
+    algo.training_progress = 0.5
+    torch.manual_seed(0)                           # the same masks every step: a fixed problem
+
+
 def test_loss_finite_and_decreasing():
-    algo = _mae().train()
-    opt = _adamw(algo)
     v = _images(8)
-    losses = []
-    for _ in range(8):
-        algo.training_progress = 0.5
-        torch.manual_seed(0)                       # the same masks every step: a fixed problem
-        loss = algo.training_loss(v, v)
-        assert torch.isfinite(loss)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        algo.after_optimizer_step(0.5)
-        losses.append(loss.item())
-    assert losses[-1] < 0.8 * losses[0], losses
+    assert_loss_decreases(lambda: _mae().train(), _adamw, v, v, steps=8, before_loss=_scheduled_fixed_masks,
+                          progress=0.5, last_ratio=0.8, sum3_ratio=None)
 
 
 def test_state_round_trip_gives_identical_next_losses():
-    v1, v2 = _images(6, 5), _images(6, 6)
-
-    def step(algo, opt, seed):
-        torch.manual_seed(seed)
-        loss = algo.training_loss(v1, v2)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        return loss.item()
-
-    a = _mae()
-    oa = _adamw(a)
-    for s in range(3):
-        step(a, oa, s)
-    buf = io.BytesIO()
-    torch.save({"model": a.state_dict(), "opt": oa.state_dict()}, buf)
-    buf.seek(0)
-    ckpt = torch.load(buf)
-    torch.manual_seed(123)
-    b = MAE(vit_backbone(32, 4, 32, 4, 2), decoder_dim=32, decoder_depth=2, decoder_heads=2)
-    b.load_state_dict(ckpt["model"])
-    ob = _adamw(b)
-    ob.load_state_dict(ckpt["opt"])
-    for s in (10, 11):
-        assert step(a, oa, s) == step(b, ob, s)
+    # the masks are random: the next steps seed the global RNG alike on both models
+    assert_state_round_trip(_mae, _adamw, _images(6, 5), _images(6, 6), next_steps=2)
 
 
 # ---------------------------------------------------------------------------------------------------------------

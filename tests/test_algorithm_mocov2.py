@@ -1,43 +1,26 @@
 """MoCo v2 (algorithms.md §4): neck, queue, key encoder, loss, state round trip, config."""
 from __future__ import annotations
 
-import io
-
-import numpy as np
-import pytest
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from algorithm_checks import (assert_embed, assert_loss_decreases, assert_realtime_smoke_run, assert_state_round_trip,
+                              one_thread_fixture, tiny_factory, tiny_views)
 from algorithms.backbones import small_cnn
 from algorithms.losses import info_nce
 from algorithms.moco import MoCoV2
 from lifelong.components import algorithm_parts
 from tests.compose import make_cfg
 
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+_one_thread = one_thread_fixture()
 
 
-def _views(n=16, size=32):
-    g = torch.Generator().manual_seed(0)
-    base = torch.rand(n, 3, size, size, generator=g)
-    v1 = (base + 0.1 * torch.randn(base.shape, generator=g) - 0.5) / 0.25
-    v2 = (base.flip(-1) + 0.1 * torch.randn(base.shape, generator=g) - 0.5) / 0.25
-    return v1, v2
+_algo = tiny_factory(MoCoV2, hidden_dim=32, out_dim=16, queue_size=64)
 
 
-def _algo(seed=0, **kw):
-    torch.manual_seed(seed)
-    kw.setdefault("hidden_dim", 32)
-    kw.setdefault("out_dim", 16)
-    kw.setdefault("queue_size", 64)
-    return MoCoV2(small_cnn(8), **kw)
+def _sgd(algo, lr=0.1):
+    return torch.optim.SGD(algo.param_groups(1e-4), lr=lr, momentum=0.9)
 
 
 def test_neck_is_fc_relu_fc_with_bias_and_no_bn():
@@ -73,7 +56,7 @@ def test_enqueue_wraps_and_writes_the_right_rows():
 
 def test_training_loss_is_info_nce_against_the_old_queue_then_enqueues_all_keys():
     algo = _algo(queue_size=40)
-    v1, v2 = _views(12)
+    v1, v2 = tiny_views(12)
     algo.queue_ptr.fill_(33)                             # the batch of 12 wraps: rows 33..39 and 0..4
     old = algo.queue.clone()
     torch.manual_seed(5)
@@ -93,7 +76,7 @@ def test_training_loss_is_info_nce_against_the_old_queue_then_enqueues_all_keys(
 
 def test_shuffle_bn_permutation_leaves_keys_unchanged_in_one_process():
     algo = _algo()
-    _, v2 = _views(16)
+    _, v2 = tiny_views(16)
     torch.manual_seed(1)
     shuffled = algo.keys(v2)
     algo.shuffle_bn = False
@@ -108,7 +91,7 @@ def test_key_encoder_starts_equal_gets_no_gradient_and_moves_by_exact_ema():
     assert all(torch.equal(q, k) and not k.requires_grad for q, k in zip(query, key))
     opt = torch.optim.SGD(algo.param_groups(1e-4), lr=0.5, momentum=0.9)
     assert sum(len(g["params"]) for g in opt.param_groups) == len(query)   # key encoder not optimised
-    v1, v2 = _views(8)
+    v1, v2 = tiny_views(8)
     for progress in (None, 0.5):                          # base momentum whatever the progress: no ramp
         key_before = [k.detach().clone() for k in key]
         opt.zero_grad()
@@ -126,69 +109,24 @@ def test_key_encoder_starts_equal_gets_no_gradient_and_moves_by_exact_ema():
 def test_loss_finite_and_decreasing_once_the_queue_is_full():
     # The queue starts as random unit vectors; while it fills with real keys (here: older keys of the same 16
     # images) the loss rises, as in any MoCo run. Two batches fill this queue; from then on the loss falls.
-    algo = _algo(queue_size=32)
-    opt = torch.optim.SGD(algo.param_groups(1e-4), lr=0.1, momentum=0.9)
-    v1, v2 = _views(16)
-    losses = []
-    for _ in range(12):
-        loss = algo.training_loss(v1, v2)
-        assert torch.isfinite(loss)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        algo.after_optimizer_step()
-        losses.append(loss.item())
+    _, losses = assert_loss_decreases(lambda: _algo(queue_size=32), _sgd, *tiny_views(16), steps=12, skip=2,
+                                      last_ratio=0.85)
     assert losses[1] > losses[0], losses
-    full = losses[2:]
-    assert full[-1] < 0.85 * full[0] and sum(full[-3:]) < sum(full[:3]), losses
 
 
 def test_state_round_trip_includes_key_encoder_and_queue():
-    v1, v2 = _views(8)
+    def on_restore(a, b, ckpt):
+        assert a.queue_ptr.item() == 24 % 20
+        assert torch.equal(a.queue, b.queue) and a.queue_ptr.item() == b.queue_ptr.item()
 
-    def build(seed):
-        algo = _algo(seed, queue_size=20)   # 20 is not a multiple of 8: the pointer wraps mid-batch
-        return algo, torch.optim.SGD(algo.param_groups(1e-4), lr=0.03, momentum=0.9)
-
-    def step(algo, opt):
-        opt.zero_grad()
-        loss = algo.training_loss(v1, v2)
-        loss.backward()
-        opt.step()
-        algo.after_optimizer_step()
-        return loss.item()
-
-    a, oa = build(0)
-    for _ in range(3):
-        step(a, oa)
-    assert a.queue_ptr.item() == 24 % 20
-    buf = io.BytesIO()
-    torch.save({"model": a.state_dict(), "opt": oa.state_dict()}, buf)
-    buf.seek(0)
-    ckpt = torch.load(buf)
-    assert {"queue", "queue_ptr"} <= set(ckpt["model"]) and any(k.startswith("key_neck.") for k in ckpt["model"])
-    b, ob = build(1)
-    b.load_state_dict(ckpt["model"])
-    ob.load_state_dict(ckpt["opt"])
-    assert torch.equal(a.queue, b.queue) and a.queue_ptr.item() == b.queue_ptr.item()
-    torch.manual_seed(7)
-    la = step(a, oa)
-    torch.manual_seed(7)
-    lb = step(b, ob)
-    assert la == lb
-    for (na, ta), (nb, tb) in zip(a.state_dict().items(), b.state_dict().items()):
-        assert na == nb and torch.equal(ta, tb), na
+    # queue size 20 is not a multiple of the batch of 8: the pointer wraps mid-batch
+    assert_state_round_trip(lambda seed: _algo(seed, queue_size=20), lambda algo: _sgd(algo, lr=0.03),
+                            *tiny_views(8), checkpoint_has=("queue", "queue_ptr", "key_neck."), on_restore=on_restore)
 
 
 def test_embed_is_unit_norm_query_neck_output():
     algo = _algo(hidden_dim=32, out_dim=128).eval()
-    x = torch.randn(5, 3, 32, 32)
-    with torch.no_grad():
-        e = algo.embed(x)
-        ref = F.normalize(algo.neck(algo.backbone(x)), dim=1)
-    assert e.shape == (5, 128) and e.dtype == torch.float32
-    torch.testing.assert_close(e.norm(dim=1), torch.ones(5))
-    torch.testing.assert_close(e, ref)
+    assert_embed(algo, lambda x: F.normalize(algo.neck(algo.backbone(x)), dim=1), 128, unit_norm=True)
 
 
 def test_yaml_composes_and_builds(tmp_path):
@@ -212,10 +150,4 @@ def test_yaml_composes_and_builds(tmp_path):
 
 
 def test_realtime_smoke_run(tmp_path):
-    from lifelong.realtime.benchmark import run_realtime
-
-    cfg = make_cfg(tmp_path, ["algorithm=mocov2", "benchmark.pairs=[0]", "benchmark.conditions=[build]"])
-    res = run_realtime(cfg)
-    assert (tmp_path / "results.h5").is_file()
-    arrays = res.conditions["build"].arrays
-    assert arrays["loss"].shape == (1, 18) and np.isfinite(arrays["loss"]).all()
+    assert_realtime_smoke_run(tmp_path, "mocov2")

@@ -1,63 +1,36 @@
 """SimSiam (algorithms.md §9): real-time head, stop-gradient, loss values, state round trip, config."""
 from __future__ import annotations
 
-import io
 import math
 
-import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from algorithm_checks import (assert_embed, assert_loss_decreases, assert_realtime_smoke_run, assert_state_round_trip,
+                              mlp_layout, one_thread_fixture, tiny_factory, tiny_views)
 from algorithms.backbones import small_cnn
 from algorithms.simsiam import SimSiam, negative_cosine_loss
 from lifelong.components import algorithm_parts
 from tests.compose import make_cfg
 
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+_one_thread = one_thread_fixture()
 
 
-def _views(n=16, size=32):
-    g = torch.Generator().manual_seed(0)
-    base = torch.rand(n, 3, size, size, generator=g)
-    v1 = (base + 0.1 * torch.randn(base.shape, generator=g) - 0.5) / 0.25
-    v2 = (base.flip(-1) + 0.1 * torch.randn(base.shape, generator=g) - 0.5) / 0.25
-    return v1, v2
+_algo = tiny_factory(SimSiam, hidden_dim=32, out_dim=32, pred_hidden_dim=16)
 
 
-def _algo(seed=0, **kw):
-    torch.manual_seed(seed)
-    kw.setdefault("hidden_dim", 32)
-    kw.setdefault("out_dim", 32)
-    kw.setdefault("pred_hidden_dim", 16)
-    return SimSiam(small_cnn(8), **kw)
-
-
-def _layout(mlp: nn.Sequential) -> list:
-    out = []
-    for m in mlp:
-        if isinstance(m, nn.Linear):
-            out.append(("fc", m.in_features, m.out_features, m.bias is not None))
-        elif isinstance(m, nn.BatchNorm1d):
-            out.append(("bn", m.num_features))
-        else:
-            out.append((type(m).__name__,))
-    return out
+def _sgd(algo):
+    return torch.optim.SGD(algo.param_groups(1e-4), lr=0.1, momentum=0.9)
 
 
 def test_realtime_head_layout():
     algo = SimSiam(small_cnn(8))
-    assert _layout(algo.projector) == [
+    assert mlp_layout(algo.projector) == [
         ("fc", 64, 512, False), ("bn", 512), ("ReLU",), ("fc", 512, 512, False), ("bn", 512),
         ("ReLU",), ("fc", 512, 512, False)]
-    assert _layout(algo.predictor) == [("fc", 512, 256, False), ("bn", 256), ("ReLU",), ("fc", 256, 512, False)]
+    assert mlp_layout(algo.predictor) == [("fc", 512, 256, False), ("bn", 256), ("ReLU",), ("fc", 256, 512, False)]
     assert algo.name == "simsiam"
 
 
@@ -71,7 +44,7 @@ def test_negative_cosine_loss_by_hand():
 
 def test_loss_is_symmetric_and_its_value_on_identical_views():
     algo = _algo()
-    v1, v2 = _views(8)
+    v1, v2 = tiny_views(8)
     torch.testing.assert_close(algo.training_loss(v1, v2), algo.training_loss(v2, v1))
     # identical views: both directions are the same, mean_i 2 - 2 cos(h(z_i), z_i) over the 2B copies
     loss = algo.training_loss(v1, v1)
@@ -84,7 +57,7 @@ def test_loss_is_symmetric_and_its_value_on_identical_views():
 
 
 def test_stop_gradient_no_gradient_through_the_target_branch():
-    v1, v2 = _views(8)
+    v1, v2 = tiny_views(8)
 
     def grads(loss_fn):
         algo = _algo(seed=3)
@@ -115,64 +88,16 @@ def test_stop_gradient_no_gradient_through_the_target_branch():
 
 
 def test_loss_finite_and_decreasing():
-    algo = _algo()
-    opt = torch.optim.SGD(algo.param_groups(1e-4), lr=0.1, momentum=0.9)
-    v1, v2 = _views(16)
-    losses = []
-    for _ in range(10):
-        loss = algo.training_loss(v1, v2)
-        assert torch.isfinite(loss)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        algo.after_optimizer_step()
-        losses.append(loss.item())
-    assert losses[-1] < 0.7 * losses[0] and sum(losses[-3:]) < sum(losses[:3]), losses
+    assert_loss_decreases(_algo, _sgd, *tiny_views(16), steps=10, last_ratio=0.7)
 
 
 def test_state_round_trip_gives_identical_next_step():
-    v1, v2 = _views(8)
-
-    def build(seed):
-        algo = _algo(seed)
-        return algo, torch.optim.SGD(algo.param_groups(1e-4), lr=0.1, momentum=0.9)
-
-    def step(algo, opt):
-        opt.zero_grad()
-        loss = algo.training_loss(v1, v2)
-        loss.backward()
-        opt.step()
-        algo.after_optimizer_step()
-        return loss.item()
-
-    a, oa = build(0)
-    for _ in range(3):
-        step(a, oa)
-    buf = io.BytesIO()
-    torch.save({"model": a.state_dict(), "opt": oa.state_dict()}, buf)
-    buf.seek(0)
-    ckpt = torch.load(buf)
-    b, ob = build(1)
-    b.load_state_dict(ckpt["model"])
-    ob.load_state_dict(ckpt["opt"])
-    torch.manual_seed(7)
-    la = step(a, oa)
-    torch.manual_seed(7)
-    lb = step(b, ob)
-    assert la == lb
-    for (na, ta), (nb, tb) in zip(a.state_dict().items(), b.state_dict().items()):
-        assert na == nb and torch.equal(ta, tb), na
+    assert_state_round_trip(_algo, _sgd, *tiny_views(8))
 
 
 def test_embed_is_unit_norm_projector_output():
     algo = SimSiam(small_cnn(8)).eval()
-    x = torch.randn(5, 3, 32, 32)
-    with torch.no_grad():
-        e = algo.embed(x)
-        ref = F.normalize(algo.projector(algo.backbone(x)), dim=1)
-    assert e.shape == (5, 512) and e.dtype == torch.float32
-    torch.testing.assert_close(e.norm(dim=1), torch.ones(5))
-    torch.testing.assert_close(e, ref)
+    assert_embed(algo, lambda x: F.normalize(algo.projector(algo.backbone(x)), dim=1), 512, unit_norm=True)
 
 
 def test_yaml_composes_and_builds(tmp_path):
@@ -194,10 +119,4 @@ def test_yaml_composes_and_builds(tmp_path):
 
 
 def test_realtime_smoke_run(tmp_path):
-    from lifelong.realtime.benchmark import run_realtime
-
-    cfg = make_cfg(tmp_path, ["algorithm=simsiam", "benchmark.pairs=[0]", "benchmark.conditions=[build]"])
-    res = run_realtime(cfg)
-    assert (tmp_path / "results.h5").is_file()
-    arrays = res.conditions["build"].arrays
-    assert arrays["loss"].shape == (1, 18) and np.isfinite(arrays["loss"]).all()
+    assert_realtime_smoke_run(tmp_path, "simsiam")

@@ -2,43 +2,26 @@
 from __future__ import annotations
 
 import copy
-import io
 
-import numpy as np
-import pytest
 import torch
 import torch.nn.functional as F
 
-from algorithms.backbones import small_cnn
+from algorithm_checks import (assert_embed, assert_loss_decreases, assert_realtime_smoke_run, assert_state_round_trip,
+                              one_thread_fixture, tiny_factory, tiny_views)
 from algorithms.lars import LARS
 from algorithms.swav import SwAV, sinkhorn
 from lifelong.components import algorithm_parts
 from tests.compose import make_cfg
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+_one_thread = one_thread_fixture()
 
 
-def _views(n=16, size=32, seed=0):
-    g = torch.Generator().manual_seed(seed)
-    base = torch.rand(n, 3, size, size, generator=g)
-    v1 = (base + 0.1 * torch.randn(base.shape, generator=g) - 0.5) / 0.25
-    v2 = (base.flip(-1) + 0.1 * torch.randn(base.shape, generator=g) - 0.5) / 0.25
-    return v1, v2
+_algo = tiny_factory(SwAV, hidden_dim=32, out_dim=16, num_prototypes=30, queue_length=0)
 
 
-def _algo(seed=0, **kw):
-    torch.manual_seed(seed)
-    kw.setdefault("hidden_dim", 32)
-    kw.setdefault("out_dim", 16)
-    kw.setdefault("num_prototypes", 30)
-    kw.setdefault("queue_length", 0)
-    return SwAV(small_cnn(8), **kw)
+def _lars(algo):
+    return LARS(algo.param_groups(1e-6), lr=0.3)
 
 
 def _reference_sinkhorn(scores, eps, iters):
@@ -108,7 +91,7 @@ def test_prototypes_are_normalised_by_the_forward_and_the_loss_ignores_their_sca
     other = copy.deepcopy(algo)
     with torch.no_grad():
         other.prototypes.weight.copy_(F.normalize(other.prototypes.weight, dim=1))
-    v1, v2 = _views(8)
+    v1, v2 = tiny_views(8)
     loss = algo.training_loss(v1, v2)
     torch.testing.assert_close(algo.prototypes.weight.norm(dim=1), torch.ones(30))
     torch.testing.assert_close(loss, other.training_loss(v1, v2))
@@ -117,25 +100,13 @@ def test_prototypes_are_normalised_by_the_forward_and_the_loss_ignores_their_sca
 
 
 def test_loss_finite_and_decreasing_with_lars():
-    algo = _algo()
-    opt = LARS(algo.param_groups(1e-6), lr=0.3)
-    v1, v2 = _views(16)
-    losses = []
-    for _ in range(12):
-        loss = algo.training_loss(v1, v2)
-        assert torch.isfinite(loss)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        algo.after_optimizer_step()
-        losses.append(loss.item())
-    assert losses[-1] < 0.6 * losses[0] and sum(losses[-3:]) < sum(losses[:3]), losses
+    algo, _ = assert_loss_decreases(_algo, _lars, *tiny_views(16), steps=12, last_ratio=0.6)
     assert algo.steps.item() == 12
 
 
 def test_queue_fills_newest_first_and_enters_the_assignments_once_full():
     algo = _algo(queue_length=24)
-    batches = [_views(8, seed=s) for s in range(4)]
+    batches = [tiny_views(8, seed=s) for s in range(4)]
     embeddings = []
     for step, (v1, v2) in enumerate(batches[:3]):
         with torch.no_grad():
@@ -162,7 +133,7 @@ def test_queue_fills_newest_first_and_enters_the_assignments_once_full():
 
 def test_queue_start_counts_optimizer_steps():
     algo = _algo(queue_length=16, queue_start=2)
-    v1, v2 = _views(8)
+    v1, v2 = tiny_views(8)
     for step in range(3):
         algo.training_loss(v1, v2)
         assert algo.queue_count.item() == (8 if step == 2 else 0)
@@ -172,7 +143,7 @@ def test_queue_start_counts_optimizer_steps():
 
 def test_prototype_freeze_only_in_scheduled_pretraining_and_only_at_first():
     algo = _algo(freeze_prototypes_steps=2)
-    v1, v2 = _views(8)
+    v1, v2 = tiny_views(8)
 
     def proto_grad(progress):
         algo.zero_grad(set_to_none=True)
@@ -191,51 +162,17 @@ def test_prototype_freeze_only_in_scheduled_pretraining_and_only_at_first():
 
 
 def test_state_round_trip_includes_the_queue():
-    v1, v2 = _views(8)
+    def on_restore(a, b, ckpt):
+        assert a.queue_full()
+        assert torch.equal(a.queue, b.queue) and b.queue_full() and b.steps.item() == 3
 
-    def build(seed):
-        algo = _algo(seed, queue_length=16)
-        return algo, LARS(algo.param_groups(1e-6), lr=0.3)
-
-    def step(algo, opt):
-        opt.zero_grad()
-        loss = algo.training_loss(v1, v2)
-        loss.backward()
-        opt.step()
-        algo.after_optimizer_step()
-        return loss.item()
-
-    a, oa = build(0)
-    for _ in range(3):
-        step(a, oa)
-    assert a.queue_full()
-    buf = io.BytesIO()
-    torch.save({"model": a.state_dict(), "opt": oa.state_dict()}, buf)
-    buf.seek(0)
-    ckpt = torch.load(buf)
-    assert {"queue", "queue_count", "steps"} <= set(ckpt["model"])
-    b, ob = build(1)
-    b.load_state_dict(ckpt["model"])
-    ob.load_state_dict(ckpt["opt"])
-    assert torch.equal(a.queue, b.queue) and b.queue_full() and b.steps.item() == 3
-    torch.manual_seed(7)
-    la = step(a, oa)
-    torch.manual_seed(7)
-    lb = step(b, ob)
-    assert la == lb
-    for (na, ta), (nb, tb) in zip(a.state_dict().items(), b.state_dict().items()):
-        assert na == nb and torch.equal(ta, tb), na
+    assert_state_round_trip(lambda seed: _algo(seed, queue_length=16), _lars, *tiny_views(8),
+                            checkpoint_has=("queue", "queue_count", "steps"), on_restore=on_restore)
 
 
 def test_embed_is_unit_norm_neck_output():
     algo = _algo(out_dim=128).eval()
-    x = torch.randn(5, 3, 32, 32)
-    with torch.no_grad():
-        e = algo.embed(x)
-        ref = F.normalize(algo.neck(algo.backbone(x)), dim=1)
-    assert e.shape == (5, 128) and e.dtype == torch.float32
-    torch.testing.assert_close(e.norm(dim=1), torch.ones(5))
-    torch.testing.assert_close(e, ref)
+    assert_embed(algo, lambda x: F.normalize(algo.neck(algo.backbone(x)), dim=1), 128, unit_norm=True)
 
 
 def test_yaml_composes_and_builds(tmp_path):
@@ -258,10 +195,4 @@ def test_yaml_composes_and_builds(tmp_path):
 
 
 def test_realtime_smoke_run(tmp_path):
-    from lifelong.realtime.benchmark import run_realtime
-
-    cfg = make_cfg(tmp_path, ["algorithm=swav", "benchmark.pairs=[0]", "benchmark.conditions=[build]"])
-    res = run_realtime(cfg)
-    assert (tmp_path / "results.h5").is_file()
-    arrays = res.conditions["build"].arrays
-    assert arrays["loss"].shape == (1, 18) and np.isfinite(arrays["loss"]).all()
+    assert_realtime_smoke_run(tmp_path, "swav")

@@ -8,17 +8,13 @@ from timm.layers import DropPath
 from timm.models.vision_transformer import VisionTransformer
 from torch import nn
 
+from algorithm_checks import one_thread_fixture
 from algorithms.vit import ViTBackbone, vit_backbone
 from lifelong.components import backbone_node
 from tests.compose import make_cfg
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+_one_thread = one_thread_fixture()
 
 
 def _cpu_vit(**kw) -> ViTBackbone:

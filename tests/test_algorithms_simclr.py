@@ -1,7 +1,6 @@
 """SimCLR and the shared pieces it is built from: heads, losses, LARS, backbones, batched augmentations."""
 from __future__ import annotations
 
-import io
 import math
 
 import pytest
@@ -10,6 +9,8 @@ import torch.nn.functional as F
 from torch import nn
 from torch.overrides import TorchFunctionMode
 
+from algorithm_checks import (assert_embed, assert_loss_decreases, assert_state_round_trip, mlp_layout,
+                              one_thread_fixture, tiny_factory, tiny_views)
 from algorithms.augment import (
     GRAY_FILL,
     IMAGENET_MEAN,
@@ -37,14 +38,7 @@ MEAN = torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1)
 STD = torch.tensor(IMAGENET_STD).view(1, 3, 1, 1)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    # These tests use tiny tensors: one intra-op thread is as fast, and immune to the 10-50x slowdown of an
-    # oversubscribed OpenMP pool when another process holds one of the two cores. Restored afterwards.
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+_one_thread = one_thread_fixture()
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -94,27 +88,15 @@ def test_info_nce_variants_match_cross_entropy():
 # heads and SimCLR
 
 
-def _layout(mlp: nn.Sequential) -> list:
-    out = []
-    for m in mlp:
-        if isinstance(m, nn.Linear):
-            out.append(("fc", m.in_features, m.out_features, m.bias is not None))
-        elif isinstance(m, nn.BatchNorm1d):
-            out.append(("bn", m.num_features))
-        else:
-            out.append((type(m).__name__,))
-    return out
-
-
 def test_projection_mlp_layers():
-    assert _layout(projection_mlp(512, 2048, 128, 2)) == [
+    assert mlp_layout(projection_mlp(512, 2048, 128, 2)) == [
         ("fc", 512, 2048, False), ("bn", 2048), ("ReLU",), ("fc", 2048, 128, False), ("bn", 128)]
-    assert _layout(projection_mlp(512, 2048, 128, 4)) == [
+    assert mlp_layout(projection_mlp(512, 2048, 128, 4)) == [
         ("fc", 512, 2048, False), ("bn", 2048),
         ("ReLU",), ("fc", 2048, 2048, False), ("bn", 2048),
         ("ReLU",), ("fc", 2048, 2048, False), ("bn", 2048),
         ("ReLU",), ("fc", 2048, 128, False), ("bn", 128)]
-    assert _layout(projection_mlp(512, 1024, 256, 2, bias=True, last_bn=False)) == [
+    assert mlp_layout(projection_mlp(512, 1024, 256, 2, bias=True, last_bn=False)) == [
         ("fc", 512, 1024, True), ("bn", 1024), ("ReLU",), ("fc", 1024, 256, True)]
 
 
@@ -125,36 +107,17 @@ def test_simclr_more_mlps_head_dims():
     assert algo.name == "simclr"
 
 
-def _views(n=16, size=32):
-    g = torch.Generator().manual_seed(0)
-    base = torch.rand(n, 3, size, size, generator=g)
-    v1 = (base + 0.1 * torch.randn(base.shape, generator=g) - 0.5) / 0.25
-    v2 = (base.flip(-1) + 0.1 * torch.randn(base.shape, generator=g) - 0.5) / 0.25
-    return v1, v2
+_simclr = tiny_factory(SimCLR, hidden_dim=64, out_dim=16)
 
 
 def test_simclr_loss_finite_and_decreasing_with_lars():
-    torch.manual_seed(0)
-    algo = SimCLR(small_cnn(8), hidden_dim=64, out_dim=16)
-    opt = LARS(algo.param_groups(weight_decay=1e-6), lr=0.3)
-    v1, v2 = _views()
-    losses = []
-    for _ in range(10):
-        loss = algo.training_loss(v1, v2)
-        assert torch.isfinite(loss)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        algo.after_optimizer_step()
-        losses.append(loss.item())
-    assert losses[-1] < 0.5 * losses[0], losses
-    assert sum(losses[-3:]) < sum(losses[:3]), losses
+    assert_loss_decreases(_simclr, lambda algo: LARS(algo.param_groups(weight_decay=1e-6), lr=0.3), *tiny_views(),
+                          steps=10, last_ratio=0.5)
 
 
 def test_simclr_loss_under_bf16_autocast_channels_last():
-    torch.manual_seed(0)
-    algo = SimCLR(small_cnn(8), hidden_dim=64, out_dim=16).to(memory_format=torch.channels_last)
-    v1, v2 = (v.contiguous(memory_format=torch.channels_last) for v in _views(8))
+    algo = _simclr().to(memory_format=torch.channels_last)
+    v1, v2 = (v.contiguous(memory_format=torch.channels_last) for v in tiny_views(8))
     with torch.autocast("cpu", dtype=torch.bfloat16):
         loss = algo.training_loss(v1, v2)
     loss.backward()
@@ -165,10 +128,7 @@ def test_simclr_loss_under_bf16_autocast_channels_last():
 def test_simclr_embed_is_unit_norm_128d():
     torch.manual_seed(0)
     algo = SimCLR(small_cnn(8)).eval()
-    with torch.no_grad():
-        e = algo.embed(torch.randn(5, 3, 32, 32))
-    assert e.shape == (5, 128) and e.dtype == torch.float32
-    torch.testing.assert_close(e.norm(dim=1), torch.ones(5))
+    assert_embed(algo, lambda x: F.normalize(algo.neck(algo.backbone(x)), dim=1), 128, unit_norm=True)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -203,37 +163,13 @@ def test_lars_momentum_and_zero_norm_fallback():
 
 
 def test_lars_state_dict_round_trip_gives_identical_next_step():
-    torch.manual_seed(0)
-    v1, v2 = _views(8)
+    # the restored optimizer equals the saved one, momentum buffers included (assert_state_round_trip)
+    def on_restore(a, b, ckpt):
+        assert [g.get("lars_exclude") for g in ckpt["opt"]["param_groups"]] == [False, True]
+        assert len(ckpt["opt"]["state"]) > 0 and all("momentum_buffer" in st for st in ckpt["opt"]["state"].values())
 
-    def build():
-        torch.manual_seed(1)
-        algo = SimCLR(small_cnn(4), hidden_dim=32, out_dim=8)
-        return algo, LARS(algo.param_groups(1e-6), lr=1.0)
-
-    def step(algo, opt):
-        opt.zero_grad()
-        algo.training_loss(v1, v2).backward()
-        opt.step()
-
-    a, oa = build()
-    for _ in range(3):
-        step(a, oa)
-    buf = io.BytesIO()
-    torch.save({"model": a.state_dict(), "opt": oa.state_dict()}, buf)
-    buf.seek(0)
-    ckpt = torch.load(buf)
-    b, ob = build()
-    b.load_state_dict(ckpt["model"])
-    ob.load_state_dict(ckpt["opt"])
-    for pa, pb in zip(a.parameters(), b.parameters()):
-        if pa in oa.state:
-            assert torch.equal(oa.state[pa]["momentum_buffer"], ob.state[pb]["momentum_buffer"])
-    assert [g.get("lars_exclude") for g in ob.param_groups] == [False, True]
-    step(a, oa)
-    step(b, ob)
-    for pa, pb in zip(a.parameters(), b.parameters()):
-        assert torch.equal(pa, pb)
+    assert_state_round_trip(lambda seed: _simclr(1 + seed, width=4, hidden_dim=32, out_dim=8),
+                            lambda algo: LARS(algo.param_groups(1e-6), lr=1.0), *tiny_views(8), on_restore=on_restore)
 
 
 # ---------------------------------------------------------------------------------------------------------------
