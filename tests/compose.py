@@ -50,8 +50,8 @@ TINY_LIFELONG = [
 def make_lifelong_cfg(tmp_path, overrides=()) -> DictConfig:
     store_algorithm_configs()
     with initialize_config_module(config_module="lifelong.conf", version_base="1.3"):
-        own_frames = any(o.startswith("frames=") for o in overrides)
-        tiny = [o for o in TINY_LIFELONG if not (own_frames and o.startswith("frames."))]
+        own = {g for g in ("frames", "readout_set") if any(o.startswith(f"{g}=") for o in overrides)}
+        tiny = [o for o in TINY_LIFELONG if o.split(".")[0] not in own]
         cfg = compose(config_name="config", overrides=[*tiny, *overrides])
     with open_dict(cfg):
         cfg.output_dir = str(tmp_path)

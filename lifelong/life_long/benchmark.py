@@ -15,6 +15,7 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from streams.curriculum import Curriculum
+from streams.errors import StimulusError
 from streams.frame_source import FrameSource
 from streams.labelled_images import LabelledImages
 
@@ -28,6 +29,9 @@ from .results import LifelongResults, write_results
 from .settings import LifelongSettings, lifelong_settings, readout_options
 
 log = logging.getLogger(__name__)
+
+#: errors that already name the bad file or value
+USER_INPUT_ERRORS = (ConfigError, StimulusError)
 
 
 def _without_resize_center_pad(node):
@@ -73,11 +77,22 @@ def lifelong_optimizer(cfg: DictConfig, parts: AlgorithmParts, settings: Lifelon
     return factory, wd, float(lr)
 
 
+def _build_input(node: DictConfig, what: str):
+    """Instantiate a data group; a generator's argument error (plain ValueError) becomes a ConfigError naming
+    the group, data errors (StimulusError, ...) pass through as they are."""
+    try:
+        return build(node, what)
+    except ValueError as exc:
+        if isinstance(exc, USER_INPUT_ERRORS):
+            raise
+        raise ConfigError(f"{what}: {exc}") from None
+
+
 def load_lifelong_inputs(cfg: DictConfig) -> tuple[FrameSource, LabelledImages]:
-    frames = build(cfg.frames, "frames")
+    frames = _build_input(cfg.frames, "frames")
     if not isinstance(frames, FrameSource):
         raise ConfigError(f"frames._target_={cfg.frames.get('_target_')!r} did not build a frame source")
-    readout_set = build(cfg.readout_set, "readout_set")
+    readout_set = _build_input(cfg.readout_set, "readout_set")
     if not isinstance(readout_set, LabelledImages):
         raise ConfigError(f"readout_set._target_={cfg.readout_set.get('_target_')!r} did not build a labelled set")
     size = int(cfg.image_size)
