@@ -26,6 +26,7 @@ from .chunk_data import LifelongStreamData
 from .figure import save_curve
 from .readout_callback import LinearReadout
 from .results import LifelongResults, write_results
+from .resume import ChunkCheckpoint, results_key
 from .settings import LifelongSettings, lifelong_settings, readout_options
 
 log = logging.getLogger(__name__)
@@ -138,17 +139,26 @@ def run_lifelong(cfg: DictConfig) -> LifelongResults:
 
     readout = LinearReadout(readout_set, timeline, settings.n_chunks, settings.eval_every, options, int(cfg.seed))
     data = LifelongStreamData(frames, curriculum, num_workers=int(cfg.num_workers))
+    callbacks = [readout]                          # the read-out runs before the chunk's checkpoint is written
+    resume_from = None
+    if cfg.benchmark.get("resume", True):
+        last = out_dir / "checkpoints" / "last.ckpt"
+        callbacks.append(ChunkCheckpoint(last, results_key(cfg)))
+        if last.is_file():
+            resume_from = last
+            print(f"resuming from {last}", flush=True)
     trainer = make_trainer(
         cfg,
         max_epochs=settings.n_chunks,
         reload_dataloaders_every_n_epochs=1,
         accumulate_grad_batches=settings.accumulate,
-        callbacks=[readout],
+        callbacks=callbacks,
     )
     with warnings.catch_warnings():
         # the module's on_after_batch_transfer (device augmentation) is meant to run; Lightning says so each epoch
         warnings.filterwarnings("ignore", message=".*overridden `on_after_batch_transfer`.*")
-        trainer.fit(module, datamodule=data)
+        # our own checkpoint (written above by this harness), so unpickling the read-out record is safe
+        trainer.fit(module, datamodule=data, ckpt_path=resume_from, weights_only=False)
 
     rec = readout.record
     chunks = np.asarray(rec.chunk, dtype=np.int64)

@@ -60,6 +60,12 @@ class LinearReadout(pl.Callback):
         return linear_readout(train_x, self.data.train_labels, test_x, self.data.test_labels, seed=self.seed,
                               **self.options)
 
+    def state_dict(self) -> dict:
+        return {"record": self.record}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.record = state["record"]
+
     def _run(self, trainer: pl.Trainer, pl_module: pl.LightningModule, chunk: int) -> None:
         t0 = time.time()
         res = self.evaluate(pl_module.algorithm, pl_module.device)

@@ -69,6 +69,13 @@ class SSLModule(pl.LightningModule):
             view2 = view2.contiguous(memory_format=torch.channels_last)
         return {"view1": view1, "view2": view2, "step": batch["step"]}
 
+    # ---------------------------------------------------------------- checkpoints
+    def on_save_checkpoint(self, checkpoint: dict) -> None:
+        checkpoint["losses"] = list(self.losses)        # a resumed run continues the loss record
+
+    def on_load_checkpoint(self, checkpoint: dict) -> None:
+        self.losses = list(checkpoint.get("losses", []))
+
     # ---------------------------------------------------------------- training
     def _progress(self) -> float | None:
         """Fraction of a scheduled run done; None in constant-LR runs (momenta stay at base)."""

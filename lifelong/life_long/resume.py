@@ -1,0 +1,60 @@
+"""Exact resume of a life-long run at chunk boundaries.
+
+After every chunk (and its read-out) :class:`ChunkCheckpoint` writes ``<output_dir>/checkpoints/last.ckpt``
+atomically (temporary file + rename): weights, optimizer and LR schedule, Lightning's loop state, the
+read-out record and the losses so far, the torch RNG state, and a key of the settings that shape the
+results. Rerunning the same command finds it and continues with the next chunk. The epoch plans are
+recomputed from the epoch index (streams/curriculum.py) and the augmentation RNG continues from the saved
+state, so a run killed at any moment ends with the same results as an uninterrupted one (on CPU, same
+thread count); the chunk that was interrupted is recomputed from its start.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import pytorch_lightning as pl
+import torch
+from omegaconf import DictConfig, OmegaConf
+
+from ..atomic_write import atomic_path
+from ..components import ConfigError
+
+#: config entries that shape a life-long run's results (output paths, trainer display settings excluded)
+RESULT_KEYS = ("benchmark", "algorithm", "backbone", "frames", "readout_set", "seed", "image_size", "blur_sigma",
+               "channels_last")
+
+
+def results_key(cfg: DictConfig) -> str:
+    parts = {k: OmegaConf.to_container(cfg[k], resolve=True) if isinstance(cfg[k], DictConfig) else cfg[k]
+             for k in RESULT_KEYS if k in cfg}
+    parts["precision"] = cfg.trainer.get("precision")
+    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+class ChunkCheckpoint(pl.Callback):
+    """Saves ``path`` at the end of every chunk; restores the RNG and checks the settings on resume."""
+
+    def __init__(self, path: Path, key: str) -> None:
+        self.path = Path(path)
+        self.key = key
+
+    @property
+    def state_key(self) -> str:
+        return "ChunkCheckpoint"
+
+    def state_dict(self) -> dict:
+        return {"key": self.key, "torch_rng": torch.get_rng_state()}
+
+    def load_state_dict(self, state: dict) -> None:
+        if state.get("key") != self.key:
+            raise ConfigError(
+                f"{self.path} was written by a run with other settings (key {state.get('key')} != {self.key}); "
+                "delete it, or use another output folder, or set benchmark.resume=false"
+            )
+        torch.set_rng_state(state["torch_rng"])
+
+    def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        with atomic_path(self.path) as tmp:
+            trainer.save_checkpoint(tmp)

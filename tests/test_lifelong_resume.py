@@ -1,0 +1,70 @@
+"""Exact resume of the life-long benchmark: a run killed with SIGKILL at random moments and restarted with the
+same command ends with the same results as an uninterrupted run."""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+from compose import TINY_LIFELONG, make_lifelong_cfg
+
+from lifelong.components import ConfigError
+from lifelong.life_long.benchmark import run_lifelong
+from lifelong.life_long.results import read_results
+
+ENV = dict(os.environ, OMP_NUM_THREADS="1", PYTHONWARNINGS="ignore", LIFELONG_TCMALLOC="0")
+SCIENCE = ("chunk", "step", "hours", "age_months", "svm_acc", "svm_perf_oracle", "alpha", "heldout_acc", "test_acc",
+           "knn_acc", "chance")
+
+
+def _command(out):
+    return [sys.executable, "-m", "lifelong.cli.run", f"hydra.run.dir={out}", *TINY_LIFELONG,
+            "benchmark.pairs_per_epoch=256", "benchmark.readout.knn=true"]
+
+
+def test_sigkill_at_random_moments_then_resume_gives_identical_results(tmp_path):
+    ref_dir, run_dir = tmp_path / "uninterrupted", tmp_path / "killed"
+    subprocess.run(_command(ref_dir), env=ENV, check=True, capture_output=True, timeout=600)
+    ref = read_results(ref_dir / "results.h5")
+
+    rng = np.random.default_rng(2)
+    ckpt = run_dir / "checkpoints" / "last.ckpt"
+
+    def mtime() -> float:
+        return ckpt.stat().st_mtime_ns if ckpt.is_file() else 0.0
+
+    # kill points: inside chunk 1 (after chunk 0's checkpoint), inside chunk 2 after resuming, and at a random
+    # moment of a third start (start-up, resume or training)
+    kills = 0
+    for wait_for_new_checkpoint in (True, True, False):
+        before = mtime()
+        proc = subprocess.Popen(_command(run_dir), env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        t0 = time.time()
+        while wait_for_new_checkpoint and mtime() == before and proc.poll() is None and time.time() - t0 < 300:
+            time.sleep(0.05)
+        time.sleep(rng.uniform(0.0, 1.0) if wait_for_new_checkpoint else rng.uniform(2.0, 8.0))
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGKILL)
+            kills += 1
+        proc.wait()
+    assert kills == 3
+    assert (run_dir / "checkpoints" / "last.ckpt").is_file()       # killed after at least one chunk's checkpoint
+    done = subprocess.run(_command(run_dir), env=ENV, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "resuming from" in done.stdout
+    got = read_results(run_dir / "results.h5")
+    for k in SCIENCE:
+        assert np.array_equal(ref.evals[k], got.evals[k], equal_nan=True), k
+    assert np.array_equal(ref.loss, got.loss)
+    assert len(got.chunk_seconds) == 3
+
+
+def test_resume_refuses_a_checkpoint_of_other_settings(tmp_path):
+    run_lifelong(make_lifelong_cfg(tmp_path, ["benchmark.chunks=1"]))
+    assert (tmp_path / "checkpoints" / "last.ckpt").is_file()
+    with pytest.raises(ConfigError, match="last.ckpt was written by a run with other settings"):
+        run_lifelong(make_lifelong_cfg(tmp_path, ["benchmark.chunks=1", "seed=1"]))
