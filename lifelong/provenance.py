@@ -6,7 +6,8 @@ import platform
 import subprocess
 from pathlib import Path
 
-PACKAGES = ("torch", "torchvision", "pytorch-lightning", "hydra-core", "kornia", "h5py", "numpy", "matplotlib", "timm")
+PACKAGES = ("torch", "torchvision", "pytorch-lightning", "hydra-core", "kornia", "h5py", "numpy", "matplotlib", "timm",
+            "scikit-learn", "av")
 
 
 def package_versions() -> dict[str, str]:
@@ -36,3 +37,16 @@ def git_commit() -> str:
         return sha + ("+dirty" if dirty else "")
     except (OSError, subprocess.SubprocessError):
         return "unknown"
+
+
+def run_provenance(cfg) -> dict[str, str]:
+    """Attributes every results file carries: the resolved config, package versions and the git commit."""
+    import json
+
+    from omegaconf import OmegaConf
+
+    return {
+        "config_yaml": OmegaConf.to_yaml(cfg, resolve=True),
+        "versions_json": json.dumps(package_versions()),
+        "git_commit": git_commit(),
+    }

@@ -3,7 +3,6 @@ frame stream, chunk by chunk (window W + replay memory at ratio R), with a linea
 and after every chunk; write the results file and the learning-curve figure."""
 from __future__ import annotations
 
-import json
 import logging
 import time
 import warnings
@@ -20,7 +19,7 @@ from streams.frame_source import FrameSource
 from streams.labelled_images import LabelledImages
 
 from ..components import AlgorithmParts, ConfigError, algorithm_parts, build, make_trainer
-from ..provenance import git_commit, package_versions
+from ..provenance import run_provenance
 from ..training.ssl_module import SSLModule
 from .chunk_data import LifelongStreamData
 from .figure import save_curve
@@ -184,9 +183,7 @@ def run_lifelong(cfg: DictConfig) -> LifelongResults:
         chunk_seconds=np.asarray(rec.chunk_seconds),
         attrs={
             "algorithm": parts.name,
-            "config_yaml": OmegaConf.to_yaml(cfg, resolve=True),
-            "versions_json": json.dumps(package_versions()),
-            "git_commit": git_commit(),
+            **run_provenance(cfg),
             "frames_source": frames.source,
             "readout_source": readout_set.source,
             "memory_mode": cs.memory_mode,

@@ -2,7 +2,6 @@
 every condition from it, read out d', align with the human test points, score and plot."""
 from __future__ import annotations
 
-import json
 import logging
 import time
 from dataclasses import dataclass
@@ -23,7 +22,7 @@ from streams.stimulus_set import StimulusSet
 from streams.stream_sampler import plan_stream, pretraining_order
 
 from ..components import AlgorithmParts, ConfigError, algorithm_parts, build, make_trainer
-from ..provenance import git_commit, package_versions
+from ..provenance import run_provenance
 from ..training.checkpoint import restore_algorithm
 from ..training.openselfsup_checkpoint import checkpoint_format, open_starting_checkpoint
 from ..training.pretrain import pretrain, pretraining_key
@@ -271,9 +270,7 @@ def run_realtime(cfg: DictConfig) -> RealtimeResults:
         score=score,
         attrs={
             "algorithm": parts.name,
-            "config_yaml": OmegaConf.to_yaml(cfg, resolve=True),
-            "versions_json": json.dumps(package_versions()),
-            "git_commit": git_commit(),
+            **run_provenance(cfg),
             "stimuli_source": stim.source,
             "checkpoint": str(ckpt_path),
             "wall_seconds": time.time() - t_start,
