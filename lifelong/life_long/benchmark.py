@@ -18,6 +18,7 @@ from streams.errors import StimulusError
 from streams.frame_source import FrameSource
 from streams.labelled_images import LabelledImages
 
+from ..atomic_write import check_writable
 from ..components import AlgorithmParts, ConfigError, algorithm_parts, build, make_trainer
 from ..provenance import run_provenance
 from ..training.ssl_module import SSLModule
@@ -110,6 +111,7 @@ def run_lifelong(cfg: DictConfig) -> LifelongResults:
     settings = lifelong_settings(cfg, timeline)
     options = readout_options(cfg)
     out_dir = Path(str(cfg.output_dir))
+    check_writable(out_dir)                     # before any compute
     results_path = out_dir / str(cfg.results_file)
     cs = settings.curriculum
     curriculum = Curriculum(timeline, cs)

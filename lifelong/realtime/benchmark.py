@@ -21,6 +21,7 @@ from streams.session import CONDITIONS, SessionProtocol, build_session
 from streams.stimulus_set import StimulusSet
 from streams.stream_sampler import plan_stream, pretraining_order
 
+from ..atomic_write import check_writable
 from ..components import AlgorithmParts, ConfigError, algorithm_parts, build, make_trainer
 from ..provenance import run_provenance
 from ..training.checkpoint import restore_algorithm
@@ -212,6 +213,7 @@ def run_realtime(cfg: DictConfig) -> RealtimeResults:
     parts = algorithm_parts(cfg)
     settings = realtime_settings(cfg, parts)
     out_dir = Path(str(cfg.output_dir))
+    check_writable(out_dir)                     # before any compute
     results_path = out_dir / str(cfg.results_file)
     stim, store = load_inputs(cfg)
     human = human_data.load(str(cfg.human_data))
