@@ -86,3 +86,13 @@ def test_cli_multirun_sweep_writes_one_results_file_per_job(tmp_path):
 
         assert float(OmegaConf.create(res.attrs["config_yaml"]).benchmark.window_minutes) == w
         assert (tmp_path / str(job) / "realtime_vs_humans.png").is_file()
+
+
+def test_same_seed_gives_identical_results_on_cpu(tiny_run, tmp_path):
+    """Determinism: a second run with the same seed (its own pretraining, no cache) reproduces every array."""
+    _, first = tiny_run
+    second = run_realtime(make_cfg(tmp_path, ["benchmark.conditions=[build]"]))
+    a, b = first.conditions["build"].arrays, second.conditions["build"].arrays
+    for k in ("dprime_big", "dprime_small", "confusion_big", "loss", "effect"):
+        np.testing.assert_array_equal(a[k], b[k], err_msg=k)
+    np.testing.assert_array_equal(first.initial_dprime_big, second.initial_dprime_big)
