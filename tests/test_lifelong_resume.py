@@ -68,3 +68,37 @@ def test_resume_refuses_a_checkpoint_of_other_settings(tmp_path):
     assert (tmp_path / "checkpoints" / "last.ckpt").is_file()
     with pytest.raises(ConfigError, match="last.ckpt was written by a run with other settings"):
         run_lifelong(make_lifelong_cfg(tmp_path, ["benchmark.chunks=1", "seed=1"]))
+
+
+def test_realtime_run_killed_three_times_resumes_to_identical_results(tmp_path):
+    """Real-time: finished exposure runs are kept; a killed run recomputes only the missing ones."""
+    from compose import TINY
+
+    from lifelong.realtime.results import read_results as read_realtime
+
+    def command(out):
+        return [sys.executable, "-m", "lifelong.cli.run", f"hydra.run.dir={out}", *TINY, "stimuli.n_test=6"]
+
+    ref_dir, run_dir = tmp_path / "uninterrupted", tmp_path / "killed"
+    subprocess.run(command(ref_dir), env=ENV, check=True, capture_output=True, timeout=600)
+    ref = read_realtime(ref_dir / "results.h5")
+    runs = run_dir / "checkpoints" / "runs"
+    rng = np.random.default_rng(3)
+    for wanted in (1, 3, 5):                      # kill soon after the 1st, 3rd and 5th of 6 exposure runs is saved
+        proc = subprocess.Popen(command(run_dir), env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        t0 = time.time()
+        while len(list(runs.glob("*.npz"))) < wanted and proc.poll() is None and time.time() - t0 < 300:
+            time.sleep(0.05)
+        time.sleep(rng.uniform(0.0, 0.5))
+        assert proc.poll() is None, "the run finished before it could be killed"
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    assert not (run_dir / "results.h5").exists()
+    done = subprocess.run(command(run_dir), env=ENV, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.count("restored") >= 5
+    got = read_realtime(run_dir / "results.h5")
+    for cond in ref.conditions:
+        for k in ("dprime_big", "dprime_small", "confusion_big", "loss", "effect", "control_pair"):
+            np.testing.assert_array_equal(ref.conditions[cond].arrays[k], got.conditions[cond].arrays[k], err_msg=k)
+    np.testing.assert_array_equal(ref.initial_dprime_big, got.initial_dprime_big)

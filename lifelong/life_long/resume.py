@@ -26,9 +26,10 @@ RESULT_KEYS = ("benchmark", "algorithm", "backbone", "frames", "readout_set", "s
                "channels_last")
 
 
-def results_key(cfg: DictConfig) -> str:
+def results_key(cfg: DictConfig, keys: tuple[str, ...] = RESULT_KEYS) -> str:
+    """A short hash of the config entries ``keys`` (and the precision): equal keys, equal results."""
     parts = {k: OmegaConf.to_container(cfg[k], resolve=True) if isinstance(cfg[k], DictConfig) else cfg[k]
-             for k in RESULT_KEYS if k in cfg}
+             for k in keys if k in cfg}
     parts["precision"] = cfg.trainer.get("precision")
     return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:16]
 

@@ -31,8 +31,10 @@ from ..training.ssl_module import SSLModule
 from ..training.step_batches import StepBatches
 from .effects import N_EVALUATIONS, align_five_points, mean_sem, run_effect
 from .figure import save_figure
+from ..life_long.resume import results_key
 from .readout_callback import DPrimeReadout, PairEmbedder
 from .results import ConditionResult, RealtimeResults, write_results
+from .run_store import REALTIME_RESULT_KEYS, RunStore
 from .score import score_effects
 
 log = logging.getLogger(__name__)
@@ -141,6 +143,9 @@ def obtain_checkpoint(cfg: DictConfig, store: ImageStore, embedder: PairEmbedder
         out = cached
     else:
         out = Path(str(cfg.output_dir)) / name
+        if out.is_file():                       # this run's own earlier pretraining (a resumed run)
+            log.info("using this run's pretraining checkpoint %s", out)
+            return out
     log.info("pretraining %s for %d steps -> %s", cfg.algorithm.name, cfg.pretraining.steps, out)
     return pretrain(cfg, store, out, embedder=embedder)
 
@@ -240,14 +245,22 @@ def run_realtime(cfg: DictConfig) -> RealtimeResults:
           f"constant lr {settings.lr:g}", flush=True)
     conditions: dict[str, ConditionResult] = {}
     eval_steps = None
+    saved = RunStore(out_dir / "checkpoints" / "runs", results_key(cfg, REALTIME_RESULT_KEYS)) \
+        if cfg.benchmark.get("resume", True) else None
     for cond in settings.conditions:
         runs = []
         for p in settings.pair_indices:
-            r = run_exposure(cfg, parts, settings, stim, store, ckpt, embedder, cond, p)
+            r = saved.load(cond, p) if saved else None
+            restored = r is not None
+            if r is None:
+                r = run_exposure(cfg, parts, settings, stim, store, ckpt, embedder, cond, p)
+                if saved:
+                    saved.save(cond, p, r)
             eval_steps = r.pop("eval_steps")
             runs.append(r)
-            print(f"[{cond} pair {p:2d} faces {pairs[p]} control {r['control_pair']:2d}] "
-                  f"effect {np.array2string(r['effect'], precision=2)}  {r['wall_seconds']:.1f}s", flush=True)
+            took = "restored" if restored else f"{float(r['wall_seconds']):.1f}s"
+            print(f"[{cond} pair {p:2d} faces {pairs[p]} control {int(r['control_pair']):2d}] "
+                  f"effect {np.array2string(r['effect'], precision=2)}  {took}", flush=True)
         arrays = {k: np.stack([r[k] for r in runs]) for k in runs[0]}
         m, sem = mean_sem(arrays["effect"])
         conditions[cond] = ConditionResult(cond, arrays, m, sem)

@@ -7,6 +7,7 @@ concatenated into one batch and one loss (realtime.md §5 ``concat_batch``).
 """
 from __future__ import annotations
 
+import copy
 import math
 from typing import Callable
 
@@ -106,7 +107,9 @@ class SSLModule(pl.LightningModule):
         optimizer = self.optimizer_factory(groups)
         if self.optimizer_state is not None:
             try:
-                optimizer.load_state_dict(self.optimizer_state)
+                # a deep copy: load_state_dict keeps the given tensors as the optimizer's buffers, so training would
+                # otherwise change the checkpoint's momentum (and every later exposure run that starts from it)
+                optimizer.load_state_dict(copy.deepcopy(self.optimizer_state))
             except (ValueError, KeyError) as exc:
                 raise ValueError(f"checkpoint optimizer state does not fit this algorithm's parameter groups: {exc}")
         if self.constant_lr is not None:
