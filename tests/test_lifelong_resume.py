@@ -102,3 +102,23 @@ def test_realtime_run_killed_three_times_resumes_to_identical_results(tmp_path):
         for k in ("dprime_big", "dprime_small", "confusion_big", "loss", "effect", "control_pair"):
             np.testing.assert_array_equal(ref.conditions[cond].arrays[k], got.conditions[cond].arrays[k], err_msg=k)
     np.testing.assert_array_equal(ref.initial_dprime_big, got.initial_dprime_big)
+
+
+def test_joblib_launcher_sweep_and_collect(tmp_path):
+    """`-m hydra/launcher=local` runs sweep jobs in parallel processes; collect gathers them into one table."""
+    from compose import TINY_LIFELONG
+
+    from lifelong.cli.collect import main as collect_main
+
+    sweep = tmp_path / "sweep"
+    r = subprocess.run(
+        [sys.executable, "-m", "lifelong.cli.run", "-m", "hydra/launcher=local", "hydra.launcher.n_jobs=2",
+         f"hydra.sweep.dir={sweep}", *TINY_LIFELONG, "benchmark.chunks=1", "seed=0,1"],
+        env=ENV, capture_output=True, text=True, timeout=600,
+    )
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert "Joblib" in r.stdout + r.stderr
+    assert sorted(p.parent.name for p in sweep.glob("*/results.h5")) == ["0_simclr", "1_simclr"]
+    assert collect_main([str(sweep), "--out", str(tmp_path)]) == 0
+    rows = (tmp_path / "comparison_lifelong.csv").read_text().splitlines()
+    assert len(rows) == 3 and {row.split(",")[2] for row in rows[1:]} == {"0", "1"}
