@@ -122,3 +122,23 @@ def test_joblib_launcher_sweep_and_collect(tmp_path):
     assert collect_main([str(sweep), "--out", str(tmp_path)]) == 0
     rows = (tmp_path / "comparison_lifelong.csv").read_text().splitlines()
     assert len(rows) == 3 and {row.split(",")[2] for row in rows[1:]} == {"0", "1"}
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGUSR1])
+def test_termination_signal_stops_cleanly_and_the_rerun_continues(tmp_path, signum):
+    out = tmp_path / "run"
+    cmd = [*_command(out), "benchmark.pairs_per_epoch=512"]
+    proc = subprocess.Popen(cmd, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    ckpt = out / "checkpoints" / "last.ckpt"
+    t0 = time.time()
+    while not ckpt.is_file() and proc.poll() is None and time.time() - t0 < 300:
+        time.sleep(0.05)
+    time.sleep(0.3)
+    proc.send_signal(signum)
+    _, err = proc.communicate(timeout=300)
+    assert proc.returncode == 128 + signal.SIGTERM
+    assert "stopped by a termination signal" in err and "Run the same command again" in err
+    assert ckpt.is_file() and not (out / "results.h5").exists()
+    done = subprocess.run(cmd, env=ENV, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0 and "resuming from" in done.stdout
+    assert read_results(out / "results.h5").evals["chunk"].tolist() == [-1, 0, 1, 2]

@@ -10,6 +10,8 @@
 from __future__ import annotations
 
 import logging
+import os
+import signal
 import sys
 
 import hydra
@@ -33,13 +35,29 @@ def run_benchmark(cfg: DictConfig):
     raise USER_ERRORS[0](f"unknown benchmark {name!r}; expected 'realtime' or 'lifelong'")
 
 
+#: exit status of a run stopped by SIGTERM / SIGUSR1 (128 + SIGTERM, as a shell reports it)
+EXIT_TERMINATED = 128 + signal.SIGTERM
+
+
 @hydra.main(version_base="1.3", config_path="../conf", config_name="config")
 def _app(cfg: DictConfig) -> None:
+    from pytorch_lightning.utilities.exceptions import SIGTERMException
+
     try:
         run_benchmark(cfg)
     except USER_ERRORS as exc:
         print(f"error: {exc}", file=sys.stderr, flush=True)
         sys.exit(EXIT_USER_ERROR)
+    except SIGTERMException:
+        # Lightning stopped the training loop at the signal; what was finished is in <output_dir>/checkpoints
+        print(f"stopped by a termination signal; finished work is saved under {cfg.output_dir}/checkpoints. "
+              "Run the same command again to continue.", file=sys.stderr, flush=True)
+        sys.exit(EXIT_TERMINATED)
+
+
+def _sigusr1_as_sigterm(signum, frame) -> None:
+    """SIGUSR1 (the usual SLURM pre-emption warning) takes the SIGTERM path: stop cleanly, keep checkpoints."""
+    os.kill(os.getpid(), signal.SIGTERM)
 
 
 def main() -> None:
@@ -49,6 +67,8 @@ def main() -> None:
 
     from ..plugins import store_algorithm_configs
 
+    if hasattr(signal, "SIGUSR1"):
+        signal.signal(signal.SIGUSR1, _sigusr1_as_sigterm)
     try:
         store_algorithm_configs()          # plugins' configs -> Hydra's ConfigStore, before composition
     except RegistryError as exc:
