@@ -50,11 +50,9 @@ class LifelongStreamData(pl.LightningDataModule):
         self.frames = frames
         self.curriculum = curriculum
         self.num_workers = num_workers
-        self.plans: dict[int, EpochPlan] = {}
 
     def train_dataloader(self) -> DataLoader:
         epoch = int(self.trainer.current_epoch) if self.trainer is not None else 0
         plan = self.curriculum.plan_epoch(epoch)
-        self.plans = {epoch: plan}
         return DataLoader(ChunkBatches(self.frames, plan), batch_size=None, shuffle=False,
                           num_workers=self.num_workers)
