@@ -105,3 +105,17 @@ def make_trainer(cfg: DictConfig, **kwargs):
     for name in ("pytorch_lightning", "lightning.pytorch", "lightning_fabric", "lightning"):
         logging.getLogger(name).setLevel(logging.WARNING)
     return instantiate(cfg.trainer, _partial_=True)(**kwargs)
+
+
+def requested_devices(devices) -> int:
+    """Number of devices a ``trainer.devices`` value asks for (1 for "auto": Lightning's count is not known yet)."""
+    if isinstance(devices, (list, tuple)) or OmegaConf.is_list(devices):
+        return len(devices)
+    if isinstance(devices, str):
+        text = devices.strip()
+        if text in ("auto", "-1"):
+            return 1
+        if "," in text:
+            return len([d for d in text.split(",") if d.strip()])
+        return int(text) if text.isdigit() else 1
+    return int(devices) if devices is not None else 1

@@ -4,6 +4,7 @@ and after every chunk; write the results file and the learning-curve figure."""
 from __future__ import annotations
 
 import logging
+import os
 import time
 import warnings
 from pathlib import Path
@@ -12,6 +13,7 @@ import numpy as np
 import torch
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
+from pytorch_lightning.utilities import rank_zero_only
 
 from streams.curriculum import Curriculum
 from streams.errors import StimulusError
@@ -19,7 +21,7 @@ from streams.frame_source import FrameSource
 from streams.labelled_images import LabelledImages
 
 from ..atomic_write import check_writable
-from ..components import AlgorithmParts, ConfigError, algorithm_parts, build, make_trainer
+from ..components import AlgorithmParts, ConfigError, algorithm_parts, build, make_trainer, requested_devices
 from ..provenance import run_provenance
 from ..training.ssl_module import SSLModule
 from .chunk_data import LifelongStreamData
@@ -103,8 +105,31 @@ def load_lifelong_inputs(cfg: DictConfig) -> tuple[FrameSource, LabelledImages]:
     return frames, readout_set
 
 
-def run_lifelong(cfg: DictConfig) -> LifelongResults:
+def check_distributed(cfg: DictConfig) -> int:
+    """Devices requested; refuses DDP inside a local Hydra multirun, where Lightning's launcher would restart the
+    whole sweep in every child process (on SLURM each task is one rank and no child is launched)."""
+    n = requested_devices(cfg.trainer.get("devices", 1))
+    if n > 1 and "SLURM_NTASKS" not in os.environ:
+        try:
+            from hydra.core.hydra_config import HydraConfig
+            from hydra.types import RunMode
+
+            multirun = HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN
+        except ImportError:  # pragma: no cover - hydra is a dependency
+            multirun = False
+        if multirun:
+            raise ConfigError(
+                f"trainer.devices={cfg.trainer.devices} in a local multirun (-m): run DDP jobs one at a time "
+                "(lifelong-run ... trainer.devices=N trainer.strategy=ddp) or on SLURM with "
+                "hydra/launcher=slurm hydra.launcher.tasks_per_node=N")
+    return n
+
+
+def run_lifelong(cfg: DictConfig) -> LifelongResults | None:
+    """Runs the benchmark; returns the results on the process that wrote them (rank 0), None on other ranks."""
     t_start = time.time()
+    check_distributed(cfg)
+    say = print if rank_zero_only.rank == 0 else (lambda *a, **k: None)
     parts = algorithm_parts(cfg)
     frames, readout_set = load_lifelong_inputs(cfg)
     timeline = frames.timeline
@@ -130,16 +155,16 @@ def run_lifelong(cfg: DictConfig) -> LifelongResults:
         base_lr=lr,
     )
     n_w, n_m = cs.split
-    print(f"life-long: {parts.name} on {frames.source} ({timeline.n_frames} frames, {timeline.n_videos} videos, "
+    say(f"life-long: {parts.name} on {frames.source} ({timeline.n_frames} frames, {timeline.n_videos} videos, "
           f"{timeline.hours_through(settings.n_chunks - 1):.2f} h in {settings.n_chunks} chunks); W "
           f"{settings.window_minutes:g} min = {cs.window_frames} frames, R {cs.ratio} ({n_w} window + {n_m} memory "
           f"pairs per batch), memory {cs.memory_mode}; {cs.steps_per_epoch} batches per chunk, accumulation "
           f"{settings.accumulate}, {settings.optimizer_steps} optimizer steps, peak lr {lr:g}", flush=True)
-    print(f"read-out set: {readout_set.source}, {readout_set.n_classes} classes, {len(readout_set.train_labels)} "
+    say(f"read-out set: {readout_set.source}, {readout_set.n_classes} classes, {len(readout_set.train_labels)} "
           f"train / {len(readout_set.test_labels)} test images", flush=True)
 
     readout = LinearReadout(readout_set, timeline, settings.n_chunks, settings.eval_every, options, int(cfg.seed))
-    data = LifelongStreamData(frames, curriculum, num_workers=int(cfg.num_workers))
+    data = LifelongStreamData(frames, curriculum, num_workers=int(cfg.num_workers), seed=int(cfg.seed))
     callbacks = [readout]                          # the read-out runs before the chunk's checkpoint is written
     resume_from = None
     if cfg.benchmark.get("resume", True):
@@ -147,19 +172,22 @@ def run_lifelong(cfg: DictConfig) -> LifelongResults:
         callbacks.append(ChunkCheckpoint(last, results_key(cfg)))
         if last.is_file():
             resume_from = last
-            print(f"resuming from {last}", flush=True)
+            say(f"resuming from {last}", flush=True)
     trainer = make_trainer(
         cfg,
         max_epochs=settings.n_chunks,
         reload_dataloaders_every_n_epochs=1,
         accumulate_grad_batches=settings.accumulate,
         callbacks=callbacks,
+        use_distributed_sampler=False,             # LifelongStreamData shards every batch across ranks itself
     )
     with warnings.catch_warnings():
         # the module's on_after_batch_transfer (device augmentation) is meant to run; Lightning says so each epoch
         warnings.filterwarnings("ignore", message=".*overridden `on_after_batch_transfer`.*")
         # our own checkpoint (written above by this harness), so unpickling the read-out record is safe
         trainer.fit(module, datamodule=data, ckpt_path=resume_from, weights_only=False)
+    if not trainer.is_global_zero:
+        return None                                # rank 0 holds the read-outs and writes the outputs
 
     rec = readout.record
     chunks = np.asarray(rec.chunk, dtype=np.int64)

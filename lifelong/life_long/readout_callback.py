@@ -2,7 +2,8 @@
 
 Features of the labelled read-out set come from ``algorithm.features`` in eval mode (BN running statistics
 from the stream, as the original); the classifier is ``linear_readout`` (lifelong.md §9.2). Also times every
-chunk's training apart from the read-outs.
+chunk's training apart from the read-outs. Under DDP only rank 0 reads out; the others go on to the next
+chunk and wait for it at the first gradient all-reduce.
 """
 from __future__ import annotations
 
@@ -67,6 +68,8 @@ class LinearReadout(pl.Callback):
         self.record = state["record"]
 
     def _run(self, trainer: pl.Trainer, pl_module: pl.LightningModule, chunk: int) -> None:
+        if not trainer.is_global_zero:
+            return                      # under DDP rank 0 reads out (its weights equal every rank's) and records
         t0 = time.time()
         res = self.evaluate(pl_module.algorithm, pl_module.device)
         r = self.record

@@ -2,11 +2,12 @@
 
 After every chunk (and its read-out) :class:`ChunkCheckpoint` writes ``<output_dir>/checkpoints/last.ckpt``
 atomically (temporary file + rename): weights, optimizer and LR schedule, Lightning's loop state, the
-read-out record and the losses so far, the torch RNG state, and a key of the settings that shape the
+read-out record and the losses so far, and a key of the settings that shape the
 results. Rerunning the same command finds it and continues with the next chunk. The epoch plans are
-recomputed from the epoch index (streams/curriculum.py) and the augmentation RNG continues from the saved
-state, so a run killed at any moment ends with the same results as an uninterrupted one (on CPU, same
-thread count); the chunk that was interrupted is recomputed from its start.
+recomputed from the epoch index (streams/curriculum.py) and every batch seeds its augmentations from
+(seed, chunk, step, rank) (chunk_data.batch_seed), so a run killed at any moment ends with the same results as an uninterrupted one (on CPU, same
+thread count); the chunk that was interrupted is recomputed from its start. Under DDP rank 0 writes the file
+(the weights are the same on every rank) and the per-batch seeds include the rank, so a resumed DDP run also continues as the uninterrupted one would.
 """
 from __future__ import annotations
 
@@ -15,7 +16,6 @@ import json
 from pathlib import Path
 
 import pytorch_lightning as pl
-import torch
 from omegaconf import DictConfig, OmegaConf
 
 from ..atomic_write import atomic_path
@@ -46,7 +46,8 @@ class ChunkCheckpoint(pl.Callback):
         return "ChunkCheckpoint"
 
     def state_dict(self) -> dict:
-        return {"key": self.key, "torch_rng": torch.get_rng_state()}
+        # no RNG state: every batch sets its own augmentation seed (chunk_data.batch_seed)
+        return {"key": self.key}
 
     def load_state_dict(self, state: dict) -> None:
         if state.get("key") != self.key:
@@ -54,8 +55,10 @@ class ChunkCheckpoint(pl.Callback):
                 f"{self.path} was written by a run with other settings (key {state.get('key')} != {self.key}); "
                 "delete it, or use another output folder, or set benchmark.resume=false"
             )
-        torch.set_rng_state(state["torch_rng"])
 
     def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        with atomic_path(self.path) as tmp:
-            trainer.save_checkpoint(tmp)
+        if trainer.is_global_zero:
+            with atomic_path(self.path) as tmp:
+                trainer.save_checkpoint(tmp)
+        else:
+            trainer.save_checkpoint(self.path)     # writes nothing off rank 0; joins Lightning's barrier

@@ -22,7 +22,7 @@ from streams.stimulus_set import StimulusSet
 from streams.stream_sampler import plan_stream, pretraining_order
 
 from ..atomic_write import check_writable
-from ..components import AlgorithmParts, ConfigError, algorithm_parts, build, make_trainer
+from ..components import AlgorithmParts, ConfigError, algorithm_parts, build, make_trainer, requested_devices
 from ..provenance import run_provenance
 from ..training.checkpoint import restore_algorithm
 from ..training.openselfsup_checkpoint import checkpoint_format, open_starting_checkpoint
@@ -215,6 +215,12 @@ def run_exposure(
 
 def run_realtime(cfg: DictConfig) -> RealtimeResults:
     t_start = time.time()
+    n_devices = requested_devices(cfg.trainer.get("devices", 1))
+    if n_devices > 1:
+        raise ConfigError(
+            f"trainer.devices={cfg.trainer.devices}: the real-time benchmark runs each exposure run (a few hundred "
+            "steps of one face pair) on one device; spread the work with a sweep instead, e.g. "
+            "lifelong-run -m hydra/launcher=local algorithm=simclr,byol seed=0,1")
     parts = algorithm_parts(cfg)
     settings = realtime_settings(cfg, parts)
     out_dir = Path(str(cfg.output_dir))

@@ -51,6 +51,8 @@ class SSLModule(pl.LightningModule):
 
     # ---------------------------------------------------------------- data on the device
     def on_after_batch_transfer(self, batch: dict, dataloader_idx: int) -> dict:
+        if "seed" in batch:            # life-long batches fix their own augmentation RNG (chunk_data.batch_seed)
+            torch.manual_seed(int(batch["seed"]))
         v1, v2 = [], []
         if "stream1" in batch and batch["stream1"].shape[0]:
             if self.stream_augment is None:
