@@ -119,3 +119,13 @@ def requested_devices(devices) -> int:
             return len([d for d in text.split(",") if d.strip()])
         return int(text) if text.isdigit() else 1
     return int(devices) if devices is not None else 1
+
+
+def compile_option(cfg: DictConfig) -> bool | str:
+    """``compile`` of the config: false, true (torch.compile's default backend) or a backend name."""
+    value = cfg.get("compile", False)
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip():
+        return value.strip()
+    raise ConfigError(f"compile={value!r}: expected true, false or a torch.compile backend name (e.g. inductor)")

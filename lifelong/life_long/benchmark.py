@@ -21,7 +21,7 @@ from streams.frame_source import FrameSource
 from streams.labelled_images import LabelledImages
 
 from ..atomic_write import check_writable
-from ..components import AlgorithmParts, ConfigError, algorithm_parts, build, make_trainer, requested_devices
+from ..components import AlgorithmParts, ConfigError, algorithm_parts, build, make_trainer, requested_devices, compile_option
 from ..provenance import run_provenance
 from ..training.ssl_module import SSLModule
 from .chunk_data import LifelongStreamData
@@ -152,6 +152,7 @@ def run_lifelong(cfg: DictConfig) -> LifelongResults | None:
         warmup_steps=settings.warmup_steps,
         total_steps=settings.optimizer_steps,
         channels_last=bool(cfg.channels_last),
+        compile_backbone=compile_option(cfg),
         base_lr=lr,
     )
     n_w, n_m = cs.split

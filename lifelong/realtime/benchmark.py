@@ -22,7 +22,7 @@ from streams.stimulus_set import StimulusSet
 from streams.stream_sampler import plan_stream, pretraining_order
 
 from ..atomic_write import check_writable
-from ..components import AlgorithmParts, ConfigError, algorithm_parts, build, make_trainer, requested_devices
+from ..components import AlgorithmParts, ConfigError, algorithm_parts, build, make_trainer, requested_devices, compile_option
 from ..provenance import run_provenance
 from ..training.checkpoint import restore_algorithm
 from ..training.openselfsup_checkpoint import checkpoint_format, open_starting_checkpoint
@@ -184,6 +184,7 @@ def run_exposure(
         constant_lr=s.lr,
         optimizer_state=ckpt["optimizer_states"][0],
         channels_last=bool(cfg.channels_last),
+        compile_backbone=compile_option(cfg),
     )
     readout = DPrimeReadout(embedder, s.eval_every)
     loader = DataLoader(

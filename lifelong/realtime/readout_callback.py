@@ -25,7 +25,8 @@ class ReadoutLog:
 
 
 class PairEmbedder:
-    """Embeds the choice and test images of a stimulus set once per evaluation, in one pass."""
+    """Embeds the choice and test images of a stimulus set once per evaluation, in one pass; the transformed
+    images are computed once and reused (in the model's memory format)."""
 
     def __init__(self, stim: StimulusSet, pairs: list[tuple[int, int]], transform, batch_size: int = 512) -> None:
         self.stim = stim
@@ -37,16 +38,23 @@ class PairEmbedder:
         self.split = (n_id, n_id * n_test, n_id * n_test)
         self.shape = (n_id, n_test)
 
+    def inputs(self, device: torch.device, channels_last: bool = False) -> torch.Tensor:
+        """The read-out images, transformed once and kept on ``device`` (they are the same at every evaluation)."""
+        key = (str(device), channels_last)
+        if getattr(self, "_inputs_key", None) != key:
+            x = self.transform(self.stim.images.index_select(0, self.ids).to(device))
+            self._inputs = x.contiguous(memory_format=torch.channels_last) if channels_last else x
+            self._inputs_key = key
+        return self._inputs
+
     @torch.no_grad()
-    def readout(self, algorithm: torch.nn.Module, device: torch.device) -> tuple[PairReadout, PairReadout]:
+    def readout(self, algorithm: torch.nn.Module, device: torch.device,
+                channels_last: bool = False) -> tuple[PairReadout, PairReadout]:
         was_training = algorithm.training
         algorithm.eval()
         try:
-            embs = []
-            for chunk in self.ids.split(self.batch_size):
-                x = self.transform(self.stim.images.index_select(0, chunk).to(device))
-                embs.append(algorithm.embed(x).float().cpu())
-            emb = torch.cat(embs)
+            emb = torch.cat([algorithm.embed(x).float().cpu()
+                             for x in self.inputs(device, channels_last).split(self.batch_size)])
         finally:
             algorithm.train(was_training)
         templates, big, small = emb.split(self.split)
@@ -62,7 +70,8 @@ class DPrimeReadout(pl.Callback):
         self.record = ReadoutLog()
 
     def _evaluate(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        big, small = self.embedder.readout(pl_module.algorithm, pl_module.device)
+        big, small = self.embedder.readout(pl_module.algorithm, pl_module.device,
+                                           bool(getattr(pl_module, "channels_last", False)))
         self.record.steps.append(int(trainer.global_step))
         self.record.big.append(big)
         self.record.small.append(small)

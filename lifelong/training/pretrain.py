@@ -19,7 +19,7 @@ from streams.image_store import ImageStore
 from streams.stream_sampler import pretraining_order
 
 from ..atomic_write import atomic_path
-from ..components import algorithm_parts, backbone_node, make_trainer
+from ..components import algorithm_parts, backbone_node, make_trainer, compile_option
 from .checkpoint_screening import CheckpointScreening
 from .ssl_module import SSLModule
 from .step_batches import StepBatches
@@ -64,6 +64,7 @@ def pretrain(cfg: DictConfig, store: ImageStore, out_path: Path, embedder=None) 
         warmup_steps=int(pcfg.warmup_steps),
         total_steps=steps,
         channels_last=bool(cfg.channels_last),
+        compile_backbone=compile_option(cfg),
         base_lr=None if pcfg.get("lr") is None else float(pcfg.lr),
     )
     loader = DataLoader(StepBatches(store, order), batch_size=None, num_workers=int(cfg.num_workers))

@@ -32,6 +32,7 @@ class SSLModule(pl.LightningModule):
         optimizer_state: dict | None = None,
         channels_last: bool = False,
         base_lr: float | None = None,
+        compile_backbone: bool | str = False,
     ) -> None:
         super().__init__()
         self.algorithm = algorithm
@@ -48,6 +49,11 @@ class SSLModule(pl.LightningModule):
         self.losses: list[float] = []
         if channels_last:
             self.algorithm.to(memory_format=torch.channels_last)
+        if compile_backbone:
+            # in place (nn.Module.compile): parameter names and checkpoints stay as without compilation.
+            # True = torch's default backend (inductor); a string names another backend (e.g. "aot_eager")
+            backend = compile_backbone if isinstance(compile_backbone, str) else "inductor"
+            self.algorithm.backbone.compile(backend=backend)
 
     # ---------------------------------------------------------------- data on the device
     def on_after_batch_transfer(self, batch: dict, dataloader_idx: int) -> dict:
