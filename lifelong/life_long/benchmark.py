@@ -24,6 +24,7 @@ from ..atomic_write import check_writable
 from ..components import AlgorithmParts, ConfigError, algorithm_parts, build, make_trainer, requested_devices, compile_option
 from ..provenance import run_provenance
 from ..training.ssl_module import SSLModule
+from ..training.loader_augment import loader_dataset
 from .chunk_data import LifelongStreamData
 from .figure import save_curve
 from .readout_callback import LinearReadout
@@ -165,7 +166,8 @@ def run_lifelong(cfg: DictConfig) -> LifelongResults | None:
           f"train / {len(readout_set.test_labels)} test images", flush=True)
 
     readout = LinearReadout(readout_set, timeline, settings.n_chunks, settings.eval_every, options, int(cfg.seed))
-    data = LifelongStreamData(frames, curriculum, num_workers=int(cfg.num_workers), seed=int(cfg.seed))
+    data = LifelongStreamData(frames, curriculum, num_workers=int(cfg.num_workers), seed=int(cfg.seed),
+                              wrap=lambda batches: loader_dataset(batches, module, bool(cfg.augment_in_loader)))
     callbacks = [readout]                          # the read-out runs before the chunk's checkpoint is written
     resume_from = None
     if cfg.benchmark.get("resume", True):

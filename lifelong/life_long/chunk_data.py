@@ -73,8 +73,9 @@ class LifelongStreamData(pl.LightningDataModule):
     """
 
     def __init__(self, frames: FrameSource, curriculum: Curriculum, num_workers: int = 0,
-                 seed: int | None = None) -> None:
+                 seed: int | None = None, wrap=None) -> None:
         super().__init__()
+        self.wrap = wrap                # e.g. loader_augment.loader_dataset: augmentation in the workers
         self.frames = frames
         self.curriculum = curriculum
         self.num_workers = num_workers
@@ -86,8 +87,9 @@ class LifelongStreamData(pl.LightningDataModule):
         rank = int(trainer.global_rank) if trainer is not None else 0
         world = int(trainer.world_size) if trainer is not None else 1
         plan = self.curriculum.plan_epoch(epoch)
-        return DataLoader(ChunkBatches(self.frames, plan, rank=rank, world_size=world, seed=self.seed), batch_size=None,
-                          shuffle=False, num_workers=self.num_workers)
+        batches = ChunkBatches(self.frames, plan, rank=rank, world_size=world, seed=self.seed)
+        return DataLoader(batches if self.wrap is None else self.wrap(batches), batch_size=None, shuffle=False,
+                          num_workers=self.num_workers)
 
 
 def batch_seed(seed: int, epoch: int, step: int, rank: int) -> int:

@@ -28,6 +28,7 @@ from ..training.checkpoint import restore_algorithm
 from ..training.openselfsup_checkpoint import checkpoint_format, open_starting_checkpoint
 from ..training.pretrain import pretrain, pretraining_key
 from ..training.ssl_module import SSLModule
+from ..training.loader_augment import loader_dataset
 from ..training.step_batches import StepBatches
 from .effects import N_EVALUATIONS, align_five_points, mean_sem, run_effect
 from .figure import save_figure
@@ -188,7 +189,8 @@ def run_exposure(
     )
     readout = DPrimeReadout(embedder, s.eval_every)
     loader = DataLoader(
-        StepBatches(store, order, stim_store, plan), batch_size=None, num_workers=int(cfg.num_workers)
+        loader_dataset(StepBatches(store, order, stim_store, plan), module, bool(cfg.augment_in_loader)),
+        batch_size=None, num_workers=int(cfg.num_workers),
     )
     trainer = make_trainer(cfg, max_steps=s.num_steps, callbacks=[readout])
     trainer.fit(module, loader)

@@ -22,6 +22,7 @@ from ..atomic_write import atomic_path
 from ..components import algorithm_parts, backbone_node, make_trainer, compile_option
 from .checkpoint_screening import CheckpointScreening
 from .ssl_module import SSLModule
+from .loader_augment import loader_dataset
 from .step_batches import StepBatches
 
 #: algorithm keys read only by the life-long benchmark (left out of the pretraining cache key)
@@ -67,7 +68,8 @@ def pretrain(cfg: DictConfig, store: ImageStore, out_path: Path, embedder=None) 
         compile_backbone=compile_option(cfg),
         base_lr=None if pcfg.get("lr") is None else float(pcfg.lr),
     )
-    loader = DataLoader(StepBatches(store, order), batch_size=None, num_workers=int(cfg.num_workers))
+    loader = DataLoader(loader_dataset(StepBatches(store, order), module, bool(cfg.augment_in_loader)),
+                        batch_size=None, num_workers=int(cfg.num_workers))
     scfg = pcfg.get("screening")
     screening = None
     if embedder is not None and scfg is not None and scfg.get("enabled", False):

@@ -57,22 +57,9 @@ class SSLModule(pl.LightningModule):
 
     # ---------------------------------------------------------------- data on the device
     def on_after_batch_transfer(self, batch: dict, dataloader_idx: int) -> dict:
-        if "seed" in batch:            # life-long batches fix their own augmentation RNG (chunk_data.batch_seed)
-            torch.manual_seed(int(batch["seed"]))
-        v1, v2 = [], []
-        if "stream1" in batch and batch["stream1"].shape[0]:
-            if self.stream_augment is None:
-                raise RuntimeError("stream batch given but the module has no stream augmentation")
-            a, b = self.stream_augment.forward_pair(_to_float(batch["stream1"]), _to_float(batch["stream2"]))
-            v1.append(a)
-            v2.append(b)
-        pre = batch["pretrain"]
-        if pre.shape[0]:
-            x = _to_float(pre)
-            a, b = self.pretrain_augment.forward_pair(x, x)
-            v1.append(a)
-            v2.append(b)
-        view1, view2 = torch.cat(v1), torch.cat(v2)
+        if "view1" not in batch:       # not augmented in the loader (loader_augment.py): augment here, on the device
+            batch = make_views(batch, self.stream_augment, self.pretrain_augment)
+        view1, view2 = batch["view1"], batch["view2"]
         if self.channels_last:
             view1 = view1.contiguous(memory_format=torch.channels_last)
             view2 = view2.contiguous(memory_format=torch.channels_last)
@@ -132,6 +119,28 @@ class SSLModule(pl.LightningModule):
         lr_lambda = warmup_cosine(self.warmup_steps, self.total_steps)
         scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_lambda)
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
+
+
+def make_views(batch: dict, stream_augment: nn.Module | None, pretrain_augment: nn.Module) -> dict:
+    """Two augmented views of a uint8 batch: the stream pairs (frame and partner) first, then the pretraining
+    images (two views of one image). A batch carrying a ``seed`` (life-long, chunk_data.batch_seed) sets the
+    torch RNG first, so its views do not depend on where they are made."""
+    if "seed" in batch:
+        torch.manual_seed(int(batch["seed"]))
+    v1, v2 = [], []
+    if "stream1" in batch and batch["stream1"].shape[0]:
+        if stream_augment is None:
+            raise RuntimeError("stream batch given but the module has no stream augmentation")
+        a, b = stream_augment.forward_pair(_to_float(batch["stream1"]), _to_float(batch["stream2"]))
+        v1.append(a)
+        v2.append(b)
+    pre = batch["pretrain"]
+    if pre.shape[0]:
+        x = _to_float(pre)
+        a, b = pretrain_augment.forward_pair(x, x)
+        v1.append(a)
+        v2.append(b)
+    return {"view1": torch.cat(v1), "view2": torch.cat(v2), "step": batch["step"]}
 
 
 def warmup_cosine(warmup_steps: int, total_steps: int, warmup_start: float = 1e-4):
