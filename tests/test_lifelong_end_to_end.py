@@ -146,3 +146,22 @@ def test_lifelong_learning_rates_follow_the_spec(tmp_path):
         factory, _, got = lifelong_optimizer(cfg, parts, lifelong_settings(cfg, tl))
         assert got == lr
         assert isinstance(factory([{"params": [torch.nn.Parameter(torch.zeros(2))]}]), LARS)
+
+
+def test_collect_lists_a_damaged_lifelong_file_and_collects_the_rest(tiny_run, tmp_path, capsys):
+    import shutil
+
+    out, _ = tiny_run
+    sweep = tmp_path / "sweep"
+    for job in ("0_simclr", "1_simclr", "2_simclr"):
+        (sweep / job / ".hydra").mkdir(parents=True)
+    shutil.copy(out / "results.h5", sweep / "0_simclr" / "results.h5")
+    shutil.copy(out / "results.h5", sweep / "1_simclr" / "results.h5")
+    with h5py.File(sweep / "1_simclr" / "results.h5", "a") as f:   # a life-long file with its read-outs gone
+        del f["eval/svm_acc"]
+    assert collect_main([str(sweep)]) == 0
+    text = capsys.readouterr().out
+    assert "1 life-long runs" in text
+    assert "1_simclr/results.h5: unreadable life-long results" in text
+    assert "2_simclr: unfinished: no results.h5" in text
+    assert len((sweep / "comparison_lifelong.csv").read_text().splitlines()) == 2

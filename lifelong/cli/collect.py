@@ -181,7 +181,8 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_USER_ERROR
     out = args.out or args.sweep
     rows, csv_path, figs, skipped = collect(args.sweep, out, args.stem, args.results_name, args.title)
-    ll_rows, ll_csv, ll_figs = collect_lifelong(args.sweep, out, f"{args.stem}_lifelong", args.results_name)
+    ll_rows, ll_csv, ll_figs, ll_skipped = collect_lifelong(args.sweep, out, f"{args.stem}_lifelong", args.results_name)
+    skipped = ll_skipped + skipped
     if ll_rows:
         print(lifelong_text_table(ll_rows))
         print(f"\n{len(ll_rows)} life-long runs; accuracies in %")

@@ -42,25 +42,31 @@ def lifelong_row(res: LifelongResults, run: str) -> dict:
 
 
 def collect_lifelong(sweep: Path, out: Path, stem: str, results_name: str = "results.h5"):
-    """(rows, CSV path, figure paths); empty when the folder holds no life-long run. Unreadable life-long
-    files are left to the caller's skip list (they fail ``is_lifelong_file`` or ``read_results``)."""
+    """(rows, CSV path, figure paths, skipped); empty when the folder holds no life-long run. A life-long file
+    that cannot be read (damaged, or written by something else) is listed in ``skipped`` as (path, reason)
+    and the others are collected; files that are not HDF5 at all are the real-time collector's to list."""
     runs: list[tuple[str, LifelongResults]] = []
     rows: list[dict] = []
+    skipped: list[tuple[Path, str]] = []
     for path in sorted(Path(sweep).rglob(results_name)):
         if not is_lifelong_file(path):
             continue
-        res = read_results(path)
+        try:
+            res = read_results(path)
+        except Exception as exc:  # noqa: BLE001 - any damage: list it, keep collecting
+            skipped.append((path, f"unreadable life-long results ({type(exc).__name__}: {exc})"))
+            continue
         rel = path.parent.relative_to(sweep).as_posix() or "."
         runs.append((res.attrs.get("algorithm", "?"), res))
         rows.append(lifelong_row(res, rel))
     if not rows:
-        return [], None, []
+        return [], None, [], skipped
     order = sorted(range(len(rows)), key=lambda i: tuple(str(rows[i][k]) for k in ("algorithm", "W", "R", "memory",
                                                                                     "seed", "run")))
     rows = [rows[i] for i in order]
     csv_path = write_csv_rows(Path(out) / f"{stem}.csv", rows)
     figs = save_comparison([runs[i] for i in order], Path(out) / stem)
-    return rows, csv_path, figs
+    return rows, csv_path, figs, skipped
 
 
 def lifelong_text_table(rows: list[dict]) -> str:
