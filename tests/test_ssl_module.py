@@ -35,7 +35,7 @@ def test_training_does_not_change_the_restored_optimizer_state():
                for i, p in enumerate(p for g in opt.param_groups for p in g["params"]) if p in opt.state)
 
 
-def _three_losses(compile_backbone, channels_last=False):
+def _three_losses(compile_backbone=False, channels_last=False):
     torch.manual_seed(0)
     algo = SimCLR(small_cnn(4), hidden_dim=16, out_dim=8, num_layers=2, temperature=0.1)
     factory = lambda groups: LARS(groups, lr=0.5, momentum=0.9, weight_decay=1e-6, eta=1e-3)  # noqa: E731
@@ -64,3 +64,16 @@ def test_speed_switches_keep_the_losses_and_the_checkpoint_keys():
         assert got_keys == keys, switch                       # checkpoints load either way
         torch.testing.assert_close(torch.tensor(got), torch.tensor(ref), rtol=1e-4, atol=1e-4, msg=str(switch))
     assert ref[2] < ref[0]                                    # the steps did train
+
+
+def test_bf16_autocast_loss_tracks_fp32():
+    """trainer.precision=bf16-mixed runs the step under CPU autocast: the loss stays within bf16 rounding."""
+    torch.manual_seed(0)
+    algo = SimCLR(small_cnn(4), hidden_dim=16, out_dim=8, num_layers=2, temperature=0.1)
+    x = torch.rand(16, 3, 16, 16)
+    fp32 = algo.training_loss(x, x.flip(3))
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        bf16 = algo.training_loss(x, x.flip(3))
+    assert bf16.dtype == torch.float32 or bf16.dtype == torch.bfloat16
+    assert abs(bf16.float().item() - fp32.item()) < 0.02 * abs(fp32.item())
+    assert bf16.float().item() != fp32.item()                 # autocast did change the arithmetic
