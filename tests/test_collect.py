@@ -142,3 +142,25 @@ def test_collected_files_are_the_benchmark_schema(sweep):
     root, a, _, _ = sweep
     back = read_results(root / "0_algorithm=simclr" / "results.h5")
     assert back.attrs["algorithm"] == "simclr" and np.allclose(back.conditions["build"].effect_mean, a.conditions["build"].effect_mean)
+
+
+def test_pair_subsets_run_as_separate_jobs_pool_to_the_score_of_one_run(tmp_path, capsys):
+    """Two jobs with disjoint face pairs, collected together, get the score of one run over both pairs."""
+    from compose import make_cfg
+
+    from lifelong.realtime.benchmark import run_realtime
+
+    whole = run_realtime(make_cfg(tmp_path / "whole", ["benchmark.pairs=[0,14]"]))
+    sweep = tmp_path / "sweep"
+    for job, pairs in (("0_simclr", "[0]"), ("1_simclr", "[14]")):
+        run_realtime(make_cfg(sweep / job, [f"benchmark.pairs={pairs}"]))
+    assert collect_main([str(sweep)]) == 0
+    text = capsys.readouterr().out
+    assert "pooled simclr: 2 files, 2 distinct pairs" in text
+    row = read_csv(sweep / "comparison_pooled.csv")[0]
+    assert float(row["overall_score"]) == pytest.approx(whole.score.overall_score, abs=1e-12)
+    assert float(row["overall_rmse"]) == pytest.approx(whole.score.overall_rmse, abs=1e-12)
+    for i, cond in enumerate(whole.score.conditions):
+        assert float(row[f"{cond}_score"]) == pytest.approx(float(whole.score.score[i]), abs=1e-12)
+        assert row[f"{cond}_runs"] == "2"
+    assert row["repeated_pairs"] == ""

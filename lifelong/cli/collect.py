@@ -30,7 +30,7 @@ import yaml
 from ..atomic_write import write_csv_rows
 from ..life_long.collect_runs import collect_lifelong, lifelong_text_table
 from ..life_long.results import is_lifelong_file
-from ..realtime.comparison_figure import column_from_results, humans_from_results, save_comparison
+from ..realtime.comparison_figure import column_from_results, humans_from_results, pool_score, save_comparison
 from ..realtime.results import RealtimeResults, read_results
 from .errors import EXIT_USER_ERROR
 
@@ -153,7 +153,7 @@ def collect(sweep: Path, out: Path, stem: str = "comparison", results_name: str 
     """Table rows, CSV path, figure paths and skipped runs of a sweep folder."""
     runs, skipped = find_runs(sweep, results_name)
     if not runs:
-        return [], None, [], skipped
+        return [], None, [], skipped, []
     runs.sort(key=lambda r: _sort_key(r.row))
     rows = [r.row for r in runs]
     csv_path = write_csv_rows(out / f"{stem}.csv", rows)
@@ -162,10 +162,48 @@ def collect(sweep: Path, out: Path, stem: str = "comparison", results_name: str 
     for run in runs:
         groups.setdefault(column_label(run.row, varying), []).append(run.res)
     columns = [column_from_results(label, results) for label, results in groups.items()]
+    pooled = pooled_rows(columns, groups)
+    if pooled:
+        write_csv_rows(out / f"{stem}_pooled.csv", pooled)
     humans = humans_from_results([r.res for r in runs])
     figs = save_comparison(columns, humans, runs[0].res.test_points, out / stem,
                            title=title or f"real-time benchmark: {len(runs)} runs of {sweep.name}")
-    return rows, csv_path, figs, skipped
+    return rows, csv_path, figs, skipped, pooled
+
+
+def _human_name(res: RealtimeResults) -> str:
+    try:
+        cfg = yaml.safe_load(res.attrs.get("config_yaml", "")) or {}
+    except yaml.YAMLError:
+        cfg = {}
+    return str(cfg.get("human_data", "jia2021"))
+
+
+def pooled_rows(columns, groups: dict[str, list[RealtimeResults]]) -> list[dict]:
+    """Columns pooled from several files (seeds, or pair subsets run as separate jobs): the score of the pooled
+    curves (comparison_figure.pool_score), the pairs covered and any pair run more than once."""
+    import human_data
+
+    rows = []
+    for col in columns:
+        results = groups[col.label]
+        if len(results) < 2:
+            continue
+        names = {_human_name(r) for r in results}
+        if len(names) != 1:
+            continue                        # files scored against different human data: no common score
+        score = pool_score(col, human_data.load(names.pop()))
+        runs = [(cond, int(p)) for r in results for cond, c in r.conditions.items()
+                for p in np.asarray(c.arrays["exposed_pair"]).ravel()]
+        repeated = sorted({p for cond, p in runs if runs.count((cond, p)) > 1})   # e.g. seeds pooled
+        row = {"column": col.label, "files": len(results), "pairs": len({p for _, p in runs}),
+               "repeated_pairs": " ".join(map(str, repeated)), "overall_score": score.overall_score,
+               "overall_rmse": score.overall_rmse}
+        for c, sc in zip(score.conditions, score.score):
+            row[f"{c}_score"] = float(sc)
+            row[f"{c}_runs"] = int(col.effects[c].shape[0])
+        rows.append(row)
+    return rows
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -180,7 +218,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: sweep folder {args.sweep} does not exist", file=sys.stderr)
         return EXIT_USER_ERROR
     out = args.out or args.sweep
-    rows, csv_path, figs, skipped = collect(args.sweep, out, args.stem, args.results_name, args.title)
+    rows, csv_path, figs, skipped, pooled = collect(args.sweep, out, args.stem, args.results_name, args.title)
     ll_rows, ll_csv, ll_figs, ll_skipped = collect_lifelong(args.sweep, out, f"{args.stem}_lifelong", args.results_name)
     skipped = ll_skipped + skipped
     if ll_rows:
@@ -191,6 +229,12 @@ def main(argv: list[str] | None = None) -> int:
         print(text_table(rows))
         print(f"\n{len(rows)} runs; effects = model Δd' (exposed − control) at each test point; SEMs in the CSV")
         print(f"table:  {csv_path}\nfigure: {', '.join(str(f) for f in figs)}")
+    for row in pooled:
+        again = f"; pairs run more than once: {row['repeated_pairs']}" if row["repeated_pairs"] else ""
+        print(f"pooled {row['column']}: {row['files']} files, {row['pairs']} distinct pairs, score "
+              f"{row['overall_score']:.3f} (RMSE {row['overall_rmse']:.3f}) of the pooled curves{again}")
+    if pooled:
+        print(f"pooled table: {out / (args.stem + '_pooled.csv')}")
     if skipped:
         print(f"\nskipped {len(skipped)}:")
         for path, why in skipped:

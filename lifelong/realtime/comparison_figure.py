@@ -17,6 +17,7 @@ import numpy as np
 from .effects import mean_sem
 from .figure import TITLES, draw_condition, panel_ylim, plt, save_fig
 from .results import RealtimeResults
+from .score import Score, score_effects
 
 CONDITION_ORDER = ("build", "break", "switch")
 
@@ -28,6 +29,8 @@ class Column:
     label: str
     effects: dict[str, np.ndarray] = field(default_factory=dict)   # condition -> per-run effects [R, 5]
     scores: dict[str, list[float]] = field(default_factory=dict)   # condition -> the files' scores
+    n_files: int = 0
+    pooled: Score | None = None     # score of the pooled mean curves (set by pool_score when humans are known)
 
     def curve(self, cond: str) -> tuple[np.ndarray, np.ndarray, int]:
         runs = self.effects[cond]
@@ -37,7 +40,7 @@ class Column:
 
 def column_from_results(label: str, results: list[RealtimeResults]) -> Column:
     """Pool the exposure runs of several results files (e.g. seeds) into one column."""
-    col = Column(label)
+    col = Column(label, n_files=len(results))
     for res in results:
         for cond, c in res.conditions.items():
             eff = np.asarray(c.arrays["effect"], dtype=np.float64)
@@ -45,6 +48,18 @@ def column_from_results(label: str, results: list[RealtimeResults]) -> Column:
             if res.score is not None and cond in res.score.conditions:
                 col.scores.setdefault(cond, []).append(float(res.score.score[res.score.conditions.index(cond)]))
     return col
+
+
+def pool_score(col: Column, human) -> Score:
+    """Score of the column's pooled curves (mean effect over all its exposure runs) against ``human``
+    (a ``human_data`` dataset): for disjoint pair subsets of one setting run as separate jobs, this is the
+    score the single run over all their pairs gets."""
+    conds = [c for c in CONDITION_ORDER if c in col.effects] + sorted(set(col.effects) - set(CONDITION_ORDER))
+    model = np.stack([col.effects[c].mean(0)[1:] for c in conds])
+    h_mean = np.stack([human.effect_mean(c)[1:] for c in conds])
+    h_boot = np.stack([human.effects[c][1:] for c in conds])
+    col.pooled = score_effects(conds, model, h_mean, h_boot)
+    return col.pooled
 
 
 def humans_from_results(results: list[RealtimeResults]) -> dict[str, tuple[np.ndarray, np.ndarray]]:
@@ -86,8 +101,12 @@ def draw_comparison(
             m, s, n = col.curve(cond)
             row_values += [m - s, m + s]
             scores = col.scores.get(cond, [])
-            note = (f"score {np.mean(scores):.2f}" + (f" (mean of {len(scores)})" if len(scores) > 1 else "")
-                    if scores else None)
+            if col.pooled is not None and cond in col.pooled.conditions:
+                note = f"score {col.pooled.score[col.pooled.conditions.index(cond)]:.2f}" + (
+                    f" (pooled, {n} runs)" if col.n_files > 1 else "")
+            else:
+                note = (f"score {np.mean(scores):.2f}" + (f" (mean of {len(scores)})" if len(scores) > 1 else "")
+                        if scores else None)
             legend = k == 0 and (r == 0 or cond == "switch")          # humans/model keys; switch's two parts
             draw_condition(ax, x, cond, m, s, n, h_mean, h_std, note, legend=legend, ylim=False)
             if r == 0:

@@ -1,0 +1,392 @@
+"""Side-by-side performance benchmarks of the harness (outside the test suite).
+
+    python -m benchmarks.suite                      # all five sections, CPU preset sizes (~10 min on 2 cores)
+    python -m benchmarks.suite --only data store    # some sections
+    python -m benchmarks.suite --quick              # smaller sizes, for a smoke check
+
+Every ratio is measured in the same process, the two sides one after the other, on the same model, batch
+and image size. Sections:
+
+1. harness  Harness efficiency: seconds per training step of the real-time and of the life-long benchmark run
+            through the harness (Lightning, stream sampling, device augmentation, the step, the read-outs
+            amortised) vs a bare PyTorch loop of the same algorithm, optimizer and batch on pre-made tensors.
+            Ratio = bare / harness (target >= 0.90).
+2. data     Data path: our stream -> pairs -> batched augmentation (ChunkBatches + the algorithm's recipe on
+            whole batches) vs a per-image pipeline of the paper's kind (every frame decoded from JPEG, PIL /
+            torchvision transforms per image, DataLoader) at the same image size and worker count (target >= 5x).
+3. eval     Evaluation cost: the 15-pair d' read-out and the life-long linear read-out as a share of training
+            time (target <= 10 %).
+4. store    Frame store: the curriculum's batches (window + memory frames and partners) read from the HDF5
+            store vs the same frames decoded from SAYCam-layout JPEG folders, frames/s.
+5. scaling  Wall time vs work: real-time vs steps and pairs, life-long vs stream length and memory size;
+            cost per unit of work should stay constant (linear growth).
+"""
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import os
+import platform
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from hydra import compose, initialize_config_module
+from omegaconf import DictConfig, open_dict
+
+from lifelong.components import algorithm_parts
+from lifelong.plugins import store_algorithm_configs
+
+SECTIONS = ("harness", "data", "eval", "store", "scaling")
+BLUR_SIGMA = (0.015, 0.3)          # the CPU preset's blur at 32 px (preset/cpu.yaml)
+
+
+def compose_cfg(out: Path, overrides: list[str]) -> DictConfig:
+    store_algorithm_configs()
+    with initialize_config_module(config_module="lifelong.conf", version_base="1.3"):
+        cfg = compose(config_name="config", overrides=["trainer.enable_progress_bar=false", *overrides])
+    with open_dict(cfg):
+        cfg.output_dir = str(out)
+    return cfg
+
+
+def quiet(fn, *args):
+    """Run ``fn`` with its prints captured (the benchmark prints its own table)."""
+    with contextlib.redirect_stdout(io.StringIO()):
+        return fn(*args)
+
+
+# ----------------------------------------------------------------------------------------------- bare loop
+def bare_step_seconds(cfg: DictConfig, n_pairs: int, steps: int, lifelong: bool) -> float:
+    """Median seconds of ``algorithm.training_loss`` + backward + optimizer step (+ EMA update) on pre-made,
+    already augmented tensors: the floor of any harness."""
+    parts = algorithm_parts(cfg)
+    torch.manual_seed(0)
+    algorithm = parts.make()
+    if lifelong:
+        from lifelong.life_long.benchmark import lifelong_optimizer
+
+        class _T:  # lifelong_optimizer reads only settings.lr
+            lr = None
+        factory, wd, lr = lifelong_optimizer(cfg, parts, _T())
+    else:
+        factory, wd, lr = parts.optimizer_factory, parts.weight_decay, None
+    opt = factory(algorithm.param_groups(wd))
+    if lr is not None:
+        for g in opt.param_groups:
+            g["lr"] = lr
+    S = int(cfg.image_size)
+    fmt = torch.channels_last if cfg.channels_last else torch.contiguous_format
+    if cfg.channels_last:
+        algorithm = algorithm.to(memory_format=torch.channels_last)
+    v1 = torch.randn(n_pairs, 3, S, S).contiguous(memory_format=fmt)
+    v2 = torch.randn(n_pairs, 3, S, S).contiguous(memory_format=fmt)
+    algorithm.train()
+    times = []
+    for i in range(steps + 3):
+        t0 = time.perf_counter()
+        algorithm.training_progress = 0.5 if lifelong else None
+        loss = algorithm.training_loss(v1, v2)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        algorithm.after_optimizer_step(algorithm.training_progress)
+        if i >= 3:
+            times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+# ------------------------------------------------------------------------------------------------- harness
+class Stopwatch:
+    """Accumulates the time spent in a wrapped method (used to time the read-outs inside a real run)."""
+
+    def __init__(self, owner, name: str) -> None:
+        self.owner, self.name, self.seconds, self.calls = owner, name, 0.0, 0
+        self.original = getattr(owner, name)
+
+    def __enter__(self):
+        original = self.original
+
+        def timed(*a, **k):
+            t0 = time.perf_counter()
+            try:
+                return original(*a, **k)
+            finally:
+                self.seconds += time.perf_counter() - t0
+                self.calls += 1
+
+        setattr(self.owner, self.name, timed)
+        return self
+
+    def __exit__(self, *exc):
+        setattr(self.owner, self.name, self.original)
+
+
+def realtime_run(tmp: Path, overrides: list[str], warm: bool = True) -> dict:
+    """One real-time benchmark run (cached short pretraining): exposure seconds, steps and read-out seconds."""
+    from lifelong.realtime.benchmark import run_realtime
+    from lifelong.realtime.readout_callback import PairEmbedder
+
+    cfg = compose_cfg(tmp / f"rt{len(list(tmp.glob('rt*')))}", [
+        "pretraining.steps=50", "pretraining.screening.enabled=false", f"cache_dir={tmp / 'cache'}",
+        "benchmark.resume=false", *overrides])
+    if warm:
+        quiet(run_realtime, cfg)                   # pretraining (cached) and a first pass (warm caches)
+    cfg.output_dir = str(Path(cfg.output_dir) / "timed")
+    with Stopwatch(PairEmbedder, "readout") as sw:
+        res = quiet(run_realtime, cfg)
+    runs = [c.arrays for c in res.conditions.values()]
+    seconds = float(sum(a["wall_seconds"].sum() for a in runs))
+    n_runs = int(sum(len(a["wall_seconds"]) for a in runs))
+    return {"seconds": seconds, "steps": n_runs * int(cfg.benchmark.num_steps), "runs": n_runs,
+            "readout_seconds": sw.seconds, "readouts": sw.calls, "cfg": cfg}
+
+
+def lifelong_run(tmp: Path, overrides: list[str]) -> dict:
+    from lifelong.life_long.benchmark import run_lifelong
+
+    out = tmp / f"ll{len(list(tmp.glob('ll*')))}"
+    cfg = compose_cfg(out, ["benchmark=lifelong", "benchmark.resume=false", *overrides])
+    t0 = time.perf_counter()
+    res = quiet(run_lifelong, cfg)
+    wall = time.perf_counter() - t0
+    train = float(res.chunk_seconds.sum())
+    readout = float(res.evals["seconds"].sum())
+    return {"train_seconds": train, "readout_seconds": readout, "wall": wall, "steps": len(res.loss),
+            "readouts": len(res.evals["seconds"]), "cfg": cfg}
+
+
+MODES = (("augmentation on the device, 0 workers", []),
+         ("augmentation in 1 loader worker", ["augment_in_loader=true", "num_workers=1"]))
+
+
+def section_harness(tmp: Path, quick: bool, rows: list) -> dict:
+    runs = {}
+    steps = 10 if quick else 30
+    ll_size = ["frames.n_days=4", "frames.n_chunks=2"] if quick else ["frames.n_days=8", "frames.n_chunks=4"]
+    for i, (mode, over) in enumerate(MODES):
+        rt = realtime_run(tmp, ["benchmark.pairs=[0]", "benchmark.conditions=[build]", *over])
+        cfg = rt["cfg"]
+        harness = rt["seconds"] / rt["steps"]
+        bare = bare_step_seconds(cfg, int(cfg.benchmark.batch_pairs), steps, lifelong=False)
+        rows.append(("harness", f"real-time step (SimCLR, {cfg.benchmark.batch_pairs} pairs, 32 px, 19 d' read-outs "
+                     f"amortised), {mode}", f"{1e3 * harness:.1f} ms", f"bare loop {1e3 * bare:.1f} ms",
+                     bare / harness, ">= 0.90"))
+        ll = lifelong_run(tmp, [*ll_size, *over])
+        lcfg = ll["cfg"]
+        harness_ll = (ll["train_seconds"] + ll["readout_seconds"]) / ll["steps"]
+        bare_ll = bare_step_seconds(lcfg, int(lcfg.benchmark.batch_pairs), steps, lifelong=True)
+        rows.append(("harness", f"life-long step (SimCLR, {lcfg.benchmark.batch_pairs} pairs, 32 px, read-outs "
+                     f"amortised), {mode}", f"{1e3 * harness_ll:.1f} ms", f"bare loop {1e3 * bare_ll:.1f} ms",
+                     bare_ll / harness_ll, ">= 0.90"))
+        if i == 0:
+            runs = {"rt": rt, "ll": ll}
+    return runs
+
+
+def section_eval(tmp: Path, quick: bool, rows: list, runs: dict | None) -> None:
+    runs = runs or {}
+    rt = runs.get("rt") or realtime_run(tmp, ["benchmark.pairs=[0]", "benchmark.conditions=[build]"])
+    # the 15-pair d' read-out of one exposure run: every evaluation embeds all 15 pairs' test images
+    share = rt["readout_seconds"] / rt["seconds"]
+    rows.append(("eval", f"real-time d' read-out, 15 pairs x {rt['readouts']} evaluations of {rt['runs']} run(s)",
+                 f"{rt['readout_seconds']:.2f} s", f"of {rt['seconds']:.2f} s exposure", share, "<= 0.10"))
+    ll = runs.get("ll") or lifelong_run(tmp, ["frames.n_days=4", "frames.n_chunks=2"])
+    share_ll = ll["readout_seconds"] / (ll["train_seconds"] + ll["readout_seconds"])
+    rows.append(("eval", f"life-long linear read-out, {ll['readouts']} read-outs (before + every chunk)",
+                 f"{ll['readout_seconds']:.2f} s", f"of {ll['train_seconds'] + ll['readout_seconds']:.2f} s",
+                 share_ll, "<= 0.10"))
+
+
+# ------------------------------------------------------------------------------------------------ data path
+def _stream_and_plan(n_days: int, size: int):
+    from streams.curriculum import Curriculum, CurriculumSettings
+    from streams.procedural_headcam import make_headcam_stream
+
+    frames = make_headcam_stream(n_days=n_days, frames_per_day=1000, image_size=size, seed=11, n_chunks=n_days)
+    tl = frames.timeline
+    cs = CurriculumSettings(window_frames=300, ratio="1:3", pairs_per_epoch=64 * 40, batch_pairs=64, seed=0)
+    return frames, Curriculum(tl, cs)
+
+
+def _write_jpeg_folder(images: torch.Tensor, root: Path, jpeg_size: int) -> list[Path]:
+    from PIL import Image
+
+    root.mkdir(parents=True, exist_ok=True)
+    up = torch.nn.functional.interpolate(images.float(), size=jpeg_size, mode="bilinear", antialias=True)
+    paths = []
+    for i, im in enumerate(up.clamp(0, 255).round().to(torch.uint8).permute(0, 2, 3, 1).numpy()):
+        p = root / f"{i + 1:06d}.jpg"
+        Image.fromarray(im).save(p, quality=90)
+        paths.append(p)
+    return paths
+
+
+class PerImagePairs(torch.utils.data.Dataset):
+    """The paper's kind of pipeline: decode the frame and its partner from JPEG, transform each with PIL /
+    torchvision per image (SimCLR recipe), collate in a DataLoader."""
+
+    def __init__(self, paths: list[Path], view1: np.ndarray, view2: np.ndarray, size: int) -> None:
+        from torchvision import transforms as T
+
+        self.paths, self.view1, self.view2 = paths, view1, view2
+        self.t = T.Compose([
+            T.RandomResizedCrop(size, scale=(0.08, 1.0)), T.RandomHorizontalFlip(),
+            T.RandomApply([T.ColorJitter(0.8, 0.8, 0.8, 0.2)], p=0.8), T.RandomGrayscale(0.2),
+            T.RandomApply([T.GaussianBlur(3, BLUR_SIGMA)], p=0.5), T.ToTensor(),
+            T.Normalize((0.485, 0.456, 0.406), (0.229, 0.224, 0.225))])
+
+    def __len__(self) -> int:
+        return len(self.view1)
+
+    def __getitem__(self, i: int):
+        from PIL import Image
+
+        a = Image.open(self.paths[self.view1[i]]).convert("RGB")
+        b = Image.open(self.paths[self.view2[i]]).convert("RGB")
+        return self.t(a), self.t(b)
+
+
+def section_data(tmp: Path, quick: bool, rows: list, size: int = 32) -> None:
+    from algorithms.augment import SimCLRAugment
+    from lifelong.life_long.chunk_data import ChunkBatches
+
+    n_days = 2
+    frames, curriculum = _stream_and_plan(n_days, size)
+    plan = curriculum.plan_epoch(1)
+    n_batches = 10 if quick else 40
+    aug = SimCLRAugment(size, blur_sigma=BLUR_SIGMA)
+    batches = ChunkBatches(frames, plan)
+    loader = torch.utils.data.DataLoader(batches, batch_size=None, num_workers=0)
+    t0 = time.perf_counter()
+    n = 0
+    for i, b in enumerate(loader):
+        if i == n_batches:
+            break
+        v1, v2 = aug.forward_pair(b["stream1"].float() / 255, b["stream2"].float() / 255)
+        n += v1.shape[0]
+    ours = n / (time.perf_counter() - t0)
+    # the same pairs, decoded from JPEG files (frames stored at 2x the training size, resized by the crop)
+    paths = _write_jpeg_folder(frames.images, tmp / "jpeg_frames", 2 * size)
+    v1i, v2i = plan.view1[:n_batches].reshape(-1), plan.view2[:n_batches].reshape(-1)
+    for workers in (0, 2):
+        ds = PerImagePairs(paths, v1i, v2i, size)
+        dl = torch.utils.data.DataLoader(ds, batch_size=plan.view1.shape[1], num_workers=workers, shuffle=False)
+        t0 = time.perf_counter()
+        m = sum(a.shape[0] for a, _ in dl)
+        theirs = m / (time.perf_counter() - t0)
+        rows.append(("data", f"pairs/s, batched stream path (0 workers) vs per-image JPEG+PIL ({workers} workers), {size} px",
+                     f"{ours:.0f} pairs/s", f"{theirs:.0f} pairs/s", ours / theirs, ">= 5x"))
+
+
+# ---------------------------------------------------------------------------------------------- frame store
+def section_store(tmp: Path, quick: bool, rows: list, size: int = 112) -> None:
+    from lifelong.life_long.chunk_data import ChunkBatches
+    from streams.curriculum import Curriculum, CurriculumSettings
+    from streams.frame_store import HDF5FrameStore, convert_to_store
+    from streams.procedural_headcam import make_headcam_stream
+    from streams.saycam import SAYCamFrames
+
+    n_days, per_day = 4, 500
+    src = make_headcam_stream(n_days=n_days, frames_per_day=per_day, image_size=64, seed=3, n_chunks=2)
+    root = tmp / "saycam" / "frames"
+    keys = [f"Samcam/S_201304{17 + d:02d}_0600_01" for d in range(n_days)]
+    for d, key in enumerate(keys):           # SAYCam layout: 25 fps JPEG frames, 320 px high in the original
+        _write_jpeg_folder(src.images[d * per_day:(d + 1) * per_day], root / key, 160)
+    (tmp / "saycam" / "num_frames_meta.txt").write_text("".join(f"{k}, {per_day}\n" for k in keys))
+    (tmp / "saycam" / "chunks.txt").write_text(",".join(keys[:2]) + "\n" + ",".join(keys[2:]) + "\n")
+    jpeg = SAYCamFrames(root, tmp / "saycam" / "num_frames_meta.txt", tmp / "saycam" / "chunks.txt", size)
+    store_path = tmp / "saycam.h5"
+    quiet(convert_to_store, jpeg, store_path, size, 256, False)
+    cs = CurriculumSettings(window_frames=300, ratio="1:3", pairs_per_epoch=64 * 20, batch_pairs=64, seed=0)
+    plan = Curriculum(jpeg.timeline, cs).plan_epoch(1)
+    n_batches = 5 if quick else 20
+    for name, source in (("HDF5 store (on disk)", HDF5FrameStore(store_path)),
+                         ("HDF5 store (in RAM)", HDF5FrameStore(store_path, in_memory=True)),
+                         ("JPEG folders", jpeg)):
+        batches = ChunkBatches(source, plan)
+        t0 = time.perf_counter()
+        n = 0
+        for i in range(n_batches):
+            b = batches[i]
+            n += int(torch.unique(torch.cat([b["frames1"], b["frames2"]])).numel())
+        fps = n / (time.perf_counter() - t0)
+        if name.startswith("JPEG"):
+            jpeg_fps = fps
+        else:
+            rows.append(("store", f"{name} vs JPEG folders: curriculum batches (64 pairs), {size} px, frames/s",
+                         f"{fps:.0f} frames/s", "", None, ""))
+    for r in rows:
+        if r[0] == "store" and r[4] is None:
+            fps = float(r[2].split()[0])
+            rows[rows.index(r)] = (*r[:3], f"{jpeg_fps:.0f} frames/s", fps / jpeg_fps, "")
+
+
+# ------------------------------------------------------------------------------------------------- scaling
+def section_scaling(tmp: Path, quick: bool, rows: list) -> None:
+    base = ["benchmark.conditions=[build]"]
+    a = realtime_run(tmp, [*base, "benchmark.pairs=[0]", "benchmark.num_steps=36"])
+    b = realtime_run(tmp, [*base, "benchmark.pairs=[0]", "benchmark.num_steps=72"], warm=False)
+    c = realtime_run(tmp, [*base, "benchmark.pairs=[0,1]", "benchmark.num_steps=36"], warm=False)
+    per = lambda r: r["seconds"] / r["steps"]  # noqa: E731
+    rows.append(("scaling", "real-time: 36 -> 72 steps per run (s/step)", f"{1e3 * per(a):.1f} ms",
+                 f"{1e3 * per(b):.1f} ms", per(b) / per(a), "~1"))
+    rows.append(("scaling", "real-time: 1 -> 2 face pairs (s/step)", f"{1e3 * per(a):.1f} ms",
+                 f"{1e3 * per(c):.1f} ms", per(c) / per(a), "~1"))
+    short = lifelong_run(tmp, ["frames.n_days=4", "frames.n_chunks=2"])
+    long = lifelong_run(tmp, ["frames.n_days=8", "frames.n_chunks=4"])
+    perl = lambda r: (r["train_seconds"] + r["readout_seconds"]) / r["steps"]  # noqa: E731
+    rows.append(("scaling", "life-long: 4,000 -> 8,000-frame stream (s/step, read-outs incl.)",
+                 f"{1e3 * perl(short):.1f} ms", f"{1e3 * perl(long):.1f} ms", perl(long) / perl(short), "~1"))
+    small = lifelong_run(tmp, ["frames.n_days=4", "frames.n_chunks=2", "benchmark.memory.mode=reservoir",
+                               "benchmark.memory.reservoir_size=500"])
+    big = lifelong_run(tmp, ["frames.n_days=4", "frames.n_chunks=2", "benchmark.memory.mode=reservoir",
+                             "benchmark.memory.reservoir_size=4000"])
+    rows.append(("scaling", "life-long: reservoir memory 500 -> 4,000 frames (s/step)",
+                 f"{1e3 * perl(small):.1f} ms", f"{1e3 * perl(big):.1f} ms", perl(big) / perl(small), "~1"))
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--only", nargs="+", choices=SECTIONS, default=list(SECTIONS))
+    p.add_argument("--quick", action="store_true", help="smaller sizes (smoke check; ratios are noisier)")
+    args = p.parse_args(argv)
+    torch.manual_seed(0)
+    rows: list = []
+    t_all = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="lifelong-bench-") as d:
+        tmp = Path(d)
+        runs = None
+        for section in args.only:
+            t0 = time.perf_counter()
+            if section == "harness":
+                runs = section_harness(tmp, args.quick, rows)
+            elif section == "eval":
+                section_eval(tmp, args.quick, rows, runs)
+            elif section == "data":
+                section_data(tmp, args.quick, rows)
+            elif section == "store":
+                section_store(tmp, args.quick, rows)
+            elif section == "scaling":
+                section_scaling(tmp, args.quick, rows)
+            print(f"[{section}: {time.perf_counter() - t0:.0f} s]", flush=True)
+    alloc = "tcmalloc" if "tcmalloc" in os.environ.get("LD_PRELOAD", "") else "glibc malloc"
+    print(f"\nmachine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, {alloc}, "
+          f"{torch.get_num_threads()} torch threads, "
+          f"torch {torch.__version__}, python {platform.python_version()}; total {time.perf_counter() - t_all:.0f} s\n")
+    print("| section | measurement | ours | reference | ratio | target |")
+    print("|---|---|---|---|---|---|")
+    for sec, what, ours, ref, ratio, target in rows:
+        print(f"| {sec} | {what} | {ours} | {ref} | {'' if ratio is None else f'{ratio:.2f}'} | {target} |")
+    return 0
+
+
+if __name__ == "__main__":
+    from lifelong.cli.tcmalloc import reexec_with_tcmalloc
+
+    reexec_with_tcmalloc("benchmarks.suite")     # the allocator lifelong-run uses (LIFELONG_TCMALLOC=0: glibc's)
+    raise SystemExit(main())
