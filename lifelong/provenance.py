@@ -50,3 +50,27 @@ def run_provenance(cfg) -> dict[str, str]:
         "versions_json": json.dumps(package_versions()),
         "git_commit": git_commit(),
     }
+
+
+def stored_config(attrs) -> dict:
+    """The resolved config a results file carries (``run_provenance``'s ``config_yaml``); {} if absent or unreadable."""
+    import yaml
+
+    try:
+        return yaml.safe_load(attrs.get("config_yaml", "")) or {}
+    except yaml.YAMLError:
+        return {}
+
+
+def results_key(cfg, keys: tuple[str, ...]) -> str:
+    """A short hash of the config entries ``keys`` (and the precision): equal keys, equal results. Resumed runs
+    compare it with the key of the checkpoints they find."""
+    import hashlib
+    import json
+
+    from omegaconf import DictConfig, OmegaConf
+
+    parts = {k: OmegaConf.to_container(cfg[k], resolve=True) if isinstance(cfg[k], DictConfig) else cfg[k]
+             for k in keys if k in cfg}
+    parts["precision"] = cfg.trainer.get("precision")
+    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:16]

@@ -25,11 +25,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import yaml
 
 from ..atomic_write import write_csv_rows
 from ..life_long.collect_runs import collect_lifelong, lifelong_text_table
 from ..life_long.results import is_lifelong_file
+from ..provenance import stored_config
 from ..realtime.comparison_figure import column_from_results, humans_from_results, pool_score, save_comparison
 from ..realtime.results import RealtimeResults, read_results
 from .errors import EXIT_USER_ERROR
@@ -50,10 +50,7 @@ class Run:
 
 def _settings(res: RealtimeResults) -> dict:
     """Seed, W, R and the exposure LR from the resolved config stored in the file."""
-    try:
-        cfg = yaml.safe_load(res.attrs.get("config_yaml", "")) or {}
-    except yaml.YAMLError:
-        cfg = {}
+    cfg = stored_config(res.attrs)
     b = cfg.get("benchmark", {}) or {}
     lr = b.get("lr")
     if lr is None:
@@ -172,11 +169,7 @@ def collect(sweep: Path, out: Path, stem: str = "comparison", results_name: str 
 
 
 def _human_name(res: RealtimeResults) -> str:
-    try:
-        cfg = yaml.safe_load(res.attrs.get("config_yaml", "")) or {}
-    except yaml.YAMLError:
-        cfg = {}
-    return str(cfg.get("human_data", "jia2021"))
+    return str(stored_config(res.attrs).get("human_data", "jia2021"))
 
 
 def pooled_rows(columns, groups: dict[str, list[RealtimeResults]]) -> list[dict]:

@@ -21,10 +21,11 @@ from streams.frame_source import FrameSource
 from streams.labelled_images import LabelledImages
 
 from ..atomic_write import check_writable
-from ..components import AlgorithmParts, ConfigError, algorithm_parts, build, make_trainer, requested_devices, compile_option
+from ..components import (AlgorithmParts, ConfigError, algorithm_parts, build, compile_option, make_trainer,
+                          requested_devices)
 from ..provenance import run_provenance
-from ..training.ssl_module import SSLModule
 from ..training.loader_augment import loader_dataset
+from ..training.ssl_module import SSLModule
 from .chunk_data import LifelongStreamData
 from .figure import save_curve
 from .readout_callback import LinearReadout
@@ -111,14 +112,10 @@ def check_distributed(cfg: DictConfig) -> int:
     whole sweep in every child process (on SLURM each task is one rank and no child is launched)."""
     n = requested_devices(cfg.trainer.get("devices", 1))
     if n > 1 and "SLURM_NTASKS" not in os.environ:
-        try:
-            from hydra.core.hydra_config import HydraConfig
-            from hydra.types import RunMode
+        from hydra.core.hydra_config import HydraConfig
+        from hydra.types import RunMode
 
-            multirun = HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN
-        except ImportError:  # pragma: no cover - hydra is a dependency
-            multirun = False
-        if multirun:
+        if HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN:
             raise ConfigError(
                 f"trainer.devices={cfg.trainer.devices} in a local multirun (-m): run DDP jobs one at a time "
                 "(lifelong-run ... trainer.devices=N trainer.strategy=ddp) or on SLURM with "

@@ -37,7 +37,7 @@ class ChunkBatches(Dataset):
         self.frames = frames
         self.plan = plan
         self.first_step = first_step
-        self.rank, self.world_size = rank, world_size
+        self.rank = rank
         self.seed = seed
         self._v1 = torch.from_numpy(np.ascontiguousarray(plan.view1[:, rank::world_size], dtype=np.int64))
         self._v2 = torch.from_numpy(np.ascontiguousarray(plan.view2[:, rank::world_size], dtype=np.int64))

@@ -10,18 +10,14 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-import yaml
-
 from ..atomic_write import write_csv_rows
+from ..provenance import stored_config
 from .figure import save_comparison
 from .results import LifelongResults, is_lifelong_file, read_results
 
 
 def lifelong_row(res: LifelongResults, run: str) -> dict:
-    try:
-        cfg = yaml.safe_load(res.attrs.get("config_yaml", "")) or {}
-    except yaml.YAMLError:
-        cfg = {}
+    cfg = stored_config(res.attrs)
     s = res.summary()
     return {
         "run": run,

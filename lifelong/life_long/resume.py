@@ -2,24 +2,24 @@
 
 After every chunk (and its read-out) :class:`ChunkCheckpoint` writes ``<output_dir>/checkpoints/last.ckpt``
 atomically (temporary file + rename): weights, optimizer and LR schedule, Lightning's loop state, the
-read-out record and the losses so far, and a key of the settings that shape the
-results. Rerunning the same command finds it and continues with the next chunk. The epoch plans are
-recomputed from the epoch index (streams/curriculum.py) and every batch seeds its augmentations from
-(seed, chunk, step, rank) (chunk_data.batch_seed), so a run killed at any moment ends with the same results as an uninterrupted one (on CPU, same
-thread count); the chunk that was interrupted is recomputed from its start. Under DDP rank 0 writes the file
-(the weights are the same on every rank) and the per-batch seeds include the rank, so a resumed DDP run also continues as the uninterrupted one would.
+read-out record and the losses so far, and a key of the settings that shape the results. Rerunning the
+same command finds it and continues with the next chunk. The epoch plans are recomputed from the epoch index
+(streams/curriculum.py) and every batch seeds its augmentations from (seed, chunk, step, rank)
+(chunk_data.batch_seed), so a run killed at any moment ends with the same results as an uninterrupted one
+(on CPU, same thread count); the chunk that was interrupted is recomputed from its start. Under DDP rank 0
+writes the file (the weights are the same on every rank) and the per-batch seeds include the rank, so a
+resumed DDP run also continues as the uninterrupted one would.
 """
 from __future__ import annotations
 
-import hashlib
-import json
 from pathlib import Path
 
 import pytorch_lightning as pl
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
 from ..atomic_write import atomic_path
 from ..components import ConfigError
+from ..provenance import results_key as settings_key
 
 #: config entries that shape a life-long run's results (output paths, trainer display settings excluded)
 RESULT_KEYS = ("benchmark", "algorithm", "backbone", "frames", "readout_set", "seed", "image_size", "blur_sigma",
@@ -27,15 +27,12 @@ RESULT_KEYS = ("benchmark", "algorithm", "backbone", "frames", "readout_set", "s
 
 
 def results_key(cfg: DictConfig, keys: tuple[str, ...] = RESULT_KEYS) -> str:
-    """A short hash of the config entries ``keys`` (and the precision): equal keys, equal results."""
-    parts = {k: OmegaConf.to_container(cfg[k], resolve=True) if isinstance(cfg[k], DictConfig) else cfg[k]
-             for k in keys if k in cfg}
-    parts["precision"] = cfg.trainer.get("precision")
-    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:16]
+    """The life-long run's settings key (provenance.results_key over ``RESULT_KEYS``)."""
+    return settings_key(cfg, keys)
 
 
 class ChunkCheckpoint(pl.Callback):
-    """Saves ``path`` at the end of every chunk; restores the RNG and checks the settings on resume."""
+    """Saves ``path`` at the end of every chunk; on resume, refuses a checkpoint written under other settings."""
 
     def __init__(self, path: Path, key: str) -> None:
         self.path = Path(path)

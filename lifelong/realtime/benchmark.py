@@ -22,17 +22,17 @@ from streams.stimulus_set import StimulusSet
 from streams.stream_sampler import plan_stream, pretraining_order
 
 from ..atomic_write import check_writable
-from ..components import AlgorithmParts, ConfigError, algorithm_parts, build, make_trainer, requested_devices, compile_option
-from ..provenance import run_provenance
+from ..components import (AlgorithmParts, ConfigError, algorithm_parts, build, compile_option, make_trainer,
+                          requested_devices)
+from ..provenance import results_key, run_provenance
 from ..training.checkpoint import restore_algorithm
 from ..training.openselfsup_checkpoint import checkpoint_format, open_starting_checkpoint
 from ..training.pretrain import pretrain, pretraining_key
-from ..training.ssl_module import SSLModule
 from ..training.loader_augment import loader_dataset
+from ..training.ssl_module import SSLModule
 from ..training.step_batches import StepBatches
 from .effects import N_EVALUATIONS, align_five_points, mean_sem, run_effect
 from .figure import save_figure
-from ..life_long.resume import results_key
 from .readout_callback import DPrimeReadout, PairEmbedder
 from .results import ConditionResult, RealtimeResults, write_results
 from .run_store import REALTIME_RESULT_KEYS, RunStore

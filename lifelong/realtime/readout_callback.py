@@ -37,11 +37,13 @@ class PairEmbedder:
         self.ids = torch.cat([stim.choice, stim.test_big.reshape(-1), stim.test_small.reshape(-1)])
         self.split = (n_id, n_id * n_test, n_id * n_test)
         self.shape = (n_id, n_test)
+        self._inputs: torch.Tensor | None = None
+        self._inputs_key: tuple[str, bool] | None = None
 
     def inputs(self, device: torch.device, channels_last: bool = False) -> torch.Tensor:
         """The read-out images, transformed once and kept on ``device`` (they are the same at every evaluation)."""
         key = (str(device), channels_last)
-        if getattr(self, "_inputs_key", None) != key:
+        if self._inputs_key != key:
             x = self.transform(self.stim.images.index_select(0, self.ids).to(device))
             self._inputs = x.contiguous(memory_format=torch.channels_last) if channels_last else x
             self._inputs_key = key

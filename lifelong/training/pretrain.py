@@ -19,10 +19,10 @@ from streams.image_store import ImageStore
 from streams.stream_sampler import pretraining_order
 
 from ..atomic_write import atomic_path
-from ..components import algorithm_parts, backbone_node, make_trainer, compile_option
+from ..components import algorithm_parts, backbone_node, compile_option, make_trainer
 from .checkpoint_screening import CheckpointScreening
-from .ssl_module import SSLModule
 from .loader_augment import loader_dataset
+from .ssl_module import SSLModule
 from .step_batches import StepBatches
 
 #: algorithm keys read only by the life-long benchmark (left out of the pretraining cache key)
