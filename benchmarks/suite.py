@@ -20,6 +20,8 @@ and image size. Sections:
             store vs the same frames decoded from SAYCam-layout JPEG folders, frames/s.
 5. scaling  Wall time vs work: real-time vs steps and pairs, life-long vs stream length and memory size;
             cost per unit of work should stay constant (linear growth).
+
+Sections 2 and 4 live in benchmarks/data_path.py; this module runs the benchmarks themselves (1, 3, 5).
 """
 from __future__ import annotations
 
@@ -32,6 +34,7 @@ import statistics
 import tempfile
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import torch
@@ -41,8 +44,9 @@ from omegaconf import DictConfig, open_dict
 from lifelong.components import algorithm_parts
 from lifelong.plugins import store_algorithm_configs
 
+from .data_path import section_data, section_store
+
 SECTIONS = ("harness", "data", "eval", "store", "scaling")
-BLUR_SIGMA = (0.015, 0.3)          # the CPU preset's blur at 32 px (preset/cpu.yaml)
 
 
 def compose_cfg(out: Path, overrides: list[str]) -> DictConfig:
@@ -70,9 +74,8 @@ def bare_step_seconds(cfg: DictConfig, n_pairs: int, steps: int, lifelong: bool)
     if lifelong:
         from lifelong.life_long.benchmark import lifelong_optimizer
 
-        class _T:  # lifelong_optimizer reads only settings.lr
-            lr = None
-        factory, wd, lr = lifelong_optimizer(cfg, parts, _T())
+        # lifelong_optimizer reads only the settings' lr (benchmark.lr), as in the harness
+        factory, wd, lr = lifelong_optimizer(cfg, parts, SimpleNamespace(lr=cfg.benchmark.get("lr")))
     else:
         factory, wd, lr = parts.optimizer_factory, parts.weight_decay, None
     opt = factory(algorithm.param_groups(wd))
@@ -216,130 +219,6 @@ def section_eval(tmp: Path, quick: bool, rows: list, runs: dict | None) -> None:
     rows.append(("eval", f"life-long linear read-out, {ll['readouts']} read-outs (before + every chunk)",
                  f"{ll['readout_seconds']:.2f} s", f"of {ll['train_seconds'] + ll['readout_seconds']:.2f} s",
                  share_ll, "<= 0.10"))
-
-
-# ------------------------------------------------------------------------------------------------ data path
-def _stream_and_plan(n_days: int, size: int):
-    from streams.curriculum import Curriculum, CurriculumSettings
-    from streams.procedural_headcam import make_headcam_stream
-
-    frames = make_headcam_stream(n_days=n_days, frames_per_day=1000, image_size=size, seed=11, n_chunks=n_days)
-    tl = frames.timeline
-    cs = CurriculumSettings(window_frames=300, ratio="1:3", pairs_per_epoch=64 * 40, batch_pairs=64, seed=0)
-    return frames, Curriculum(tl, cs)
-
-
-def _write_jpeg_folder(images: torch.Tensor, root: Path, jpeg_size: int) -> list[Path]:
-    from PIL import Image
-
-    root.mkdir(parents=True, exist_ok=True)
-    up = torch.nn.functional.interpolate(images.float(), size=jpeg_size, mode="bilinear", antialias=True)
-    paths = []
-    for i, im in enumerate(up.clamp(0, 255).round().to(torch.uint8).permute(0, 2, 3, 1).numpy()):
-        p = root / f"{i + 1:06d}.jpg"
-        Image.fromarray(im).save(p, quality=90)
-        paths.append(p)
-    return paths
-
-
-class PerImagePairs(torch.utils.data.Dataset):
-    """The paper's kind of pipeline: decode the frame and its partner from JPEG, transform each with PIL /
-    torchvision per image (SimCLR recipe), collate in a DataLoader."""
-
-    def __init__(self, paths: list[Path], view1: np.ndarray, view2: np.ndarray, size: int) -> None:
-        from torchvision import transforms as T
-
-        self.paths, self.view1, self.view2 = paths, view1, view2
-        self.t = T.Compose([
-            T.RandomResizedCrop(size, scale=(0.08, 1.0)), T.RandomHorizontalFlip(),
-            T.RandomApply([T.ColorJitter(0.8, 0.8, 0.8, 0.2)], p=0.8), T.RandomGrayscale(0.2),
-            T.RandomApply([T.GaussianBlur(3, BLUR_SIGMA)], p=0.5), T.ToTensor(),
-            T.Normalize((0.485, 0.456, 0.406), (0.229, 0.224, 0.225))])
-
-    def __len__(self) -> int:
-        return len(self.view1)
-
-    def __getitem__(self, i: int):
-        from PIL import Image
-
-        a = Image.open(self.paths[self.view1[i]]).convert("RGB")
-        b = Image.open(self.paths[self.view2[i]]).convert("RGB")
-        return self.t(a), self.t(b)
-
-
-def section_data(tmp: Path, quick: bool, rows: list, size: int = 32) -> None:
-    from algorithms.augment import SimCLRAugment
-    from lifelong.life_long.chunk_data import ChunkBatches
-
-    n_days = 2
-    frames, curriculum = _stream_and_plan(n_days, size)
-    plan = curriculum.plan_epoch(1)
-    n_batches = 10 if quick else 40
-    aug = SimCLRAugment(size, blur_sigma=BLUR_SIGMA)
-    batches = ChunkBatches(frames, plan)
-    loader = torch.utils.data.DataLoader(batches, batch_size=None, num_workers=0)
-    t0 = time.perf_counter()
-    n = 0
-    for i, b in enumerate(loader):
-        if i == n_batches:
-            break
-        v1, v2 = aug.forward_pair(b["stream1"].float() / 255, b["stream2"].float() / 255)
-        n += v1.shape[0]
-    ours = n / (time.perf_counter() - t0)
-    # the same pairs, decoded from JPEG files (frames stored at 2x the training size, resized by the crop)
-    paths = _write_jpeg_folder(frames.images, tmp / "jpeg_frames", 2 * size)
-    v1i, v2i = plan.view1[:n_batches].reshape(-1), plan.view2[:n_batches].reshape(-1)
-    for workers in (0, 2):
-        ds = PerImagePairs(paths, v1i, v2i, size)
-        dl = torch.utils.data.DataLoader(ds, batch_size=plan.view1.shape[1], num_workers=workers, shuffle=False)
-        t0 = time.perf_counter()
-        m = sum(a.shape[0] for a, _ in dl)
-        theirs = m / (time.perf_counter() - t0)
-        rows.append(("data", f"pairs/s, batched stream path (0 workers) vs per-image JPEG+PIL ({workers} workers), {size} px",
-                     f"{ours:.0f} pairs/s", f"{theirs:.0f} pairs/s", ours / theirs, ">= 5x"))
-
-
-# ---------------------------------------------------------------------------------------------- frame store
-def section_store(tmp: Path, quick: bool, rows: list, size: int = 112) -> None:
-    from lifelong.life_long.chunk_data import ChunkBatches
-    from streams.curriculum import Curriculum, CurriculumSettings
-    from streams.frame_store import HDF5FrameStore, convert_to_store
-    from streams.procedural_headcam import make_headcam_stream
-    from streams.saycam import SAYCamFrames
-
-    n_days, per_day = 4, 500
-    src = make_headcam_stream(n_days=n_days, frames_per_day=per_day, image_size=64, seed=3, n_chunks=2)
-    root = tmp / "saycam" / "frames"
-    keys = [f"Samcam/S_201304{17 + d:02d}_0600_01" for d in range(n_days)]
-    for d, key in enumerate(keys):           # SAYCam layout: 25 fps JPEG frames, 320 px high in the original
-        _write_jpeg_folder(src.images[d * per_day:(d + 1) * per_day], root / key, 160)
-    (tmp / "saycam" / "num_frames_meta.txt").write_text("".join(f"{k}, {per_day}\n" for k in keys))
-    (tmp / "saycam" / "chunks.txt").write_text(",".join(keys[:2]) + "\n" + ",".join(keys[2:]) + "\n")
-    jpeg = SAYCamFrames(root, tmp / "saycam" / "num_frames_meta.txt", tmp / "saycam" / "chunks.txt", size)
-    store_path = tmp / "saycam.h5"
-    quiet(convert_to_store, jpeg, store_path, size, 256, False)
-    cs = CurriculumSettings(window_frames=300, ratio="1:3", pairs_per_epoch=64 * 20, batch_pairs=64, seed=0)
-    plan = Curriculum(jpeg.timeline, cs).plan_epoch(1)
-    n_batches = 5 if quick else 20
-    for name, source in (("HDF5 store (on disk)", HDF5FrameStore(store_path)),
-                         ("HDF5 store (in RAM)", HDF5FrameStore(store_path, in_memory=True)),
-                         ("JPEG folders", jpeg)):
-        batches = ChunkBatches(source, plan)
-        t0 = time.perf_counter()
-        n = 0
-        for i in range(n_batches):
-            b = batches[i]
-            n += int(torch.unique(torch.cat([b["frames1"], b["frames2"]])).numel())
-        fps = n / (time.perf_counter() - t0)
-        if name.startswith("JPEG"):
-            jpeg_fps = fps
-        else:
-            rows.append(("store", f"{name} vs JPEG folders: curriculum batches (64 pairs), {size} px, frames/s",
-                         f"{fps:.0f} frames/s", "", None, ""))
-    for r in rows:
-        if r[0] == "store" and r[4] is None:
-            fps = float(r[2].split()[0])
-            rows[rows.index(r)] = (*r[:3], f"{jpeg_fps:.0f} frames/s", fps / jpeg_fps, "")
 
 
 # ------------------------------------------------------------------------------------------------- scaling
