@@ -130,7 +130,8 @@ def test_other_algorithms_train_with_gradient_accumulation(tmp_path, name):
 
 
 def test_lifelong_learning_rates_follow_the_spec(tmp_path):
-    """SimCLR: LARS 4.8 (not its 0.6 pretraining LR); MoCo v2: LARS 4.8 instead of SGD 0.03; benchmark.lr wins."""
+    """The paper's LRs (SimCLR: LARS 4.8, not its 0.6 pretraining LR; MoCo v2: LARS 4.8 instead of SGD 0.03) at the
+    paper's pairs per optimizer step, scaled linearly at other batches; benchmark.lr is used as given."""
     import torch
 
     from algorithms.lars import LARS
@@ -140,12 +141,26 @@ def test_lifelong_learning_rates_follow_the_spec(tmp_path):
     from streams.frame_timeline import FrameTimeline
 
     tl = FrameTimeline(("v",), np.array([0, 3000]), np.array([0, 1000, 2000, 3000]), 25.0)
-    for name, overrides, lr in [("simclr", [], 4.8), ("mocov2", [], 4.8), ("simclr", ["benchmark.lr=0.5"], 0.5)]:
+    paper = ["benchmark.batch_pairs=512", "benchmark.accumulate_grad_batches=8", "benchmark.pairs_per_epoch=4096"]
+    cases = [
+        ("simclr", paper, 4.8),                                         # 4,096 pairs per step: the paper's 4.8
+        ("mocov2", paper, 4.8),
+        ("simclr", ["benchmark.batch_pairs=64", "benchmark.pairs_per_epoch=128"], 4.8 * 64 / 4096),   # CPU: 0.075
+        ("simclr", ["benchmark.batch_pairs=16", "benchmark.accumulate_grad_batches=2"], 4.8 * 32 / 4096),
+        ("dino", ["benchmark.batch_pairs=64", "benchmark.pairs_per_epoch=128"], 1e-3 * 64 / 256),   # its own batch
+        ("simsiam", ["benchmark.batch_pairs=64", "benchmark.pairs_per_epoch=128"], 0.1 * 64 / 1024),
+        ("simclr", ["benchmark.batch_pairs=64", "benchmark.pairs_per_epoch=128", "benchmark.lr_scaling=none"], 4.8),
+        ("simclr", ["benchmark.lr=0.5"], 0.5),                         # explicit: not scaled
+    ]
+    for name, overrides, lr in cases:
         cfg = make_lifelong_cfg(tmp_path, [f"algorithm={name}", *overrides])
         parts = algorithm_parts(cfg)
         factory, _, got = lifelong_optimizer(cfg, parts, lifelong_settings(cfg, tl))
-        assert got == lr
-        assert isinstance(factory([{"params": [torch.nn.Parameter(torch.zeros(2))]}]), LARS)
+        assert got == pytest.approx(lr, rel=1e-12), (name, overrides)
+        if name in ("simclr", "mocov2"):
+            assert isinstance(factory([{"params": [torch.nn.Parameter(torch.zeros(2))]}]), LARS)
+    with pytest.raises(ConfigError, match="lr_scaling='sqrt'"):
+        lifelong_settings(make_lifelong_cfg(tmp_path, ["benchmark.lr_scaling=sqrt"]), tl)
 
 
 def test_collect_lists_a_damaged_lifelong_file_and_collects_the_rest(tiny_run, tmp_path, capsys):

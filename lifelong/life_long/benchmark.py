@@ -31,7 +31,7 @@ from .figure import save_curve
 from .readout_callback import LinearReadout
 from .results import LifelongResults, write_results
 from .resume import ChunkCheckpoint, results_key
-from .settings import LifelongSettings, lifelong_settings, readout_options
+from .settings import PAPER_PAIRS_PER_STEP, LifelongSettings, lifelong_settings, readout_options
 
 log = logging.getLogger(__name__)
 
@@ -76,10 +76,21 @@ def lifelong_optimizer(cfg: DictConfig, parts: AlgorithmParts, settings: Lifelon
     if cfg.algorithm.get("lifelong_lr") is not None:
         lr = cfg.algorithm.lifelong_lr
     if settings.lr is not None:
-        lr = settings.lr
+        return factory, wd, settings.lr          # an explicit peak LR is used as given
     if lr is None or not float(lr) > 0:
         raise ConfigError(f"no life-long learning rate for algorithm {parts.name!r}; set benchmark.lr")
-    return factory, wd, float(lr)
+    return factory, wd, scaled_lr(float(lr), settings, cfg.algorithm.get("lifelong_pairs_per_step"))
+
+
+def scaled_lr(paper_lr: float, settings: LifelongSettings, paper_pairs: int | None) -> float:
+    """The algorithm's paper LR for this run's pairs per optimizer step. ``lr_scaling=linear`` multiplies it
+    by (pairs per step) / (the paper's pairs per step), the linear scaling rule the paper's recipes come from
+    (SimCLR: lr = 0.3 x batch / 256, i.e. 4.8 at 4,096; MAE and DINO state theirs per 256). Identity at the
+    paper's batch; the CPU preset's 64 pairs per step give SimCLR 4.8 x 64 / 4,096 = 0.075."""
+    if settings.lr_scaling == "none":
+        return paper_lr
+    ref = PAPER_PAIRS_PER_STEP if paper_pairs is None else int(paper_pairs)
+    return paper_lr * settings.pairs_per_step / ref
 
 
 def _build_input(node: DictConfig, what: str):

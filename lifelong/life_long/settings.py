@@ -11,6 +11,12 @@ from streams.frame_timeline import FrameTimeline
 
 from ..components import ConfigError
 
+#: how the algorithm's paper LR follows the pairs per optimizer step (``benchmark.lr_scaling``)
+LR_SCALINGS = ("linear", "none")
+#: pairs per optimizer step of the paper's life-long runs (lifelong.md §8.2), unless the algorithm's config
+#: names its own (``algorithm.lifelong_pairs_per_step``: SimSiam and MAE 1,024, DINO 256)
+PAPER_PAIRS_PER_STEP = 4096
+
 
 @dataclass(frozen=True)
 class LifelongSettings:
@@ -19,8 +25,14 @@ class LifelongSettings:
     accumulate: int                  # gradient accumulation (micro-batches per optimizer step)
     warmup_epochs: float
     lr: float | None                 # peak LR; None = the algorithm's optimizer LR
+    lr_scaling: str                  # "linear": the algorithm's paper LR x pairs per optimizer step / its paper's
     eval_every: int                  # evaluate after every k-th chunk (and before training, and after the last)
     window_minutes: float
+
+    @property
+    def pairs_per_step(self) -> int:
+        """Pairs per optimizer step (all ranks together: ``batch_pairs`` is the global batch)."""
+        return self.curriculum.batch_pairs * self.accumulate
 
     @property
     def optimizer_steps(self) -> int:
@@ -84,6 +96,9 @@ def lifelong_settings(cfg: DictConfig, timeline: FrameTimeline) -> LifelongSetti
     lr = b.get("lr")
     if lr is not None and not (isinstance(lr, (int, float)) and lr > 0):
         raise ConfigError(f"benchmark.lr={lr!r}: expected a number > 0 or null (the algorithm's life-long LR)")
+    scaling = b.get("lr_scaling", "linear")
+    if scaling not in LR_SCALINGS:
+        raise ConfigError(f"benchmark.lr_scaling={scaling!r}: expected one of {', '.join(LR_SCALINGS)}")
     every = _positive_int(b.readout.every_n_chunks, "benchmark.readout.every_n_chunks")
     if every > n_chunks:
         raise ConfigError(
@@ -96,6 +111,7 @@ def lifelong_settings(cfg: DictConfig, timeline: FrameTimeline) -> LifelongSetti
         accumulate=accumulate,
         warmup_epochs=float(warmup),
         lr=None if lr is None else float(lr),
+        lr_scaling=str(scaling),
         eval_every=every,
         window_minutes=float(w),
     )
