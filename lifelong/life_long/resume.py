@@ -27,7 +27,13 @@ RESULT_KEYS = ("benchmark", "algorithm", "backbone", "frames", "readout_set", "s
 
 
 def results_key(cfg: DictConfig, keys: tuple[str, ...] = RESULT_KEYS) -> str:
-    """The life-long run's settings key (provenance.results_key over ``RESULT_KEYS``)."""
+    """The life-long run's settings key (provenance.results_key over ``RESULT_KEYS``), leaving out the read-out's
+    thread count, on which the results do not depend."""
+    from omegaconf import open_dict
+
+    cfg = cfg.copy()
+    with open_dict(cfg):
+        cfg.benchmark.readout.pop("n_jobs", None)
     return settings_key(cfg, keys)
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+import torch
+
 from omegaconf import DictConfig, OmegaConf
 
 from streams.curriculum import CurriculumSettings
@@ -132,4 +134,15 @@ def readout_options(cfg: DictConfig) -> dict:
         "max_iter": int(r.get("max_iter", 1000)),
         "knn": bool(r.get("knn", False)),
         "standardize": bool(r.get("standardize", False)),
+        "n_jobs": readout_threads(r.get("n_jobs")),
     }
+
+
+def readout_threads(value) -> int:
+    """``benchmark.readout.n_jobs``: threads for the read-out's SVM fits; null = torch's intra-op threads (training
+    waits while the read-out runs, so its cores are free)."""
+    if value is None:
+        return max(1, torch.get_num_threads())
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ConfigError(f"benchmark.readout.n_jobs={value!r}: expected an integer >= 1 or null (torch's threads)")
+    return value
