@@ -3,6 +3,7 @@ augmentation vs a per-image JPEG + PIL pipeline of the paper's kind) and the fra
 from __future__ import annotations
 
 import time
+from itertools import islice
 from pathlib import Path
 
 import numpy as np
@@ -60,35 +61,31 @@ class PerImagePairs(torch.utils.data.Dataset):
         return self.t(a), self.t(b)
 
 
+def _pairs_per_second(pairs_per_batch) -> float:
+    """Pairs/s over an iterator of per-batch pair counts; the clock starts once the first batch is out, so that
+    worker start-up is not counted."""
+    it = iter(pairs_per_batch)
+    next(it)
+    t0 = time.perf_counter()
+    n = sum(it)
+    return n / (time.perf_counter() - t0)
+
+
 def _our_pairs_per_second(batches, aug, n_batches: int, workers: int) -> float:
-    """Pairs/s of our path: curriculum batches gathered from the compact store, augmented batch-wise. With
-    workers, the augmentation runs in them (``augment_in_loader``, the harness's CPU mode)."""
+    """Our path: curriculum batches gathered from the compact store, augmented batch-wise; with workers the
+    augmentation runs in them (``augment_in_loader``, the harness's CPU mode)."""
     from lifelong.training.loader_augment import AugmentedBatches
+    from lifelong.training.ssl_module import make_views
 
     ds = batches if workers == 0 else AugmentedBatches(batches, aug, aug)
     loader = torch.utils.data.DataLoader(ds, batch_size=None, num_workers=workers)
-    n, t0 = 0, None
-    for i, b in enumerate(loader):
-        if i == n_batches:
-            break
-        if workers == 0:
-            b = AugmentedBatches([b], aug, aug)[0]
-        if t0 is None:                  # clock starts once the first batch is out (worker start-up excluded)
-            t0 = time.perf_counter()
-        else:
-            n += b["view1"].shape[0]
-    return n / (time.perf_counter() - t0)
+    views = (lambda b: make_views(b, aug, aug)) if workers == 0 else (lambda b: b)
+    return _pairs_per_second(views(b)["view1"].shape[0] for b in islice(loader, n_batches))
 
 
 def _their_pairs_per_second(ds, batch_size: int, workers: int) -> float:
     dl = torch.utils.data.DataLoader(ds, batch_size=batch_size, num_workers=workers, shuffle=False)
-    n, t0 = 0, None
-    for a, _ in dl:
-        if t0 is None:                  # as above
-            t0 = time.perf_counter()
-        else:
-            n += a.shape[0]
-    return n / (time.perf_counter() - t0)
+    return _pairs_per_second(a.shape[0] for a, _ in dl)
 
 
 def section_data(tmp: Path, quick: bool, rows: list, size: int = 32) -> None:

@@ -1,0 +1,196 @@
+"""How the benchmark suite measures (benchmarks/suite.py reports): configs composed like ``lifelong-run``'s, the
+bare PyTorch loop, timed runs of the real benchmarks, bare-loop brackets around them, and a neighbour process
+doing a loader worker's augmentation."""
+from __future__ import annotations
+
+import contextlib
+import io
+import multiprocessing as mp
+import statistics
+import time
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+import torch
+from hydra import compose, initialize_config_module
+from omegaconf import DictConfig, open_dict
+
+from lifelong.components import algorithm_parts
+from lifelong.plugins import store_algorithm_configs
+from lifelong.training.ssl_module import SSLModule, make_views
+from streams.batch_ratio import split_batch
+
+
+def compose_cfg(out: Path, overrides: list[str]) -> DictConfig:
+    store_algorithm_configs()
+    with initialize_config_module(config_module="lifelong.conf", version_base="1.3"):
+        cfg = compose(config_name="config", overrides=["trainer.enable_progress_bar=false", *overrides])
+    with open_dict(cfg):
+        cfg.output_dir = str(out)
+    return cfg
+
+
+def quiet(fn, *args):
+    """Run ``fn`` with its prints captured (the benchmark prints its own table)."""
+    with contextlib.redirect_stdout(io.StringIO()):
+        return fn(*args)
+
+
+# ----------------------------------------------------------------------------------------------- bare loop
+def bare_step_seconds(cfg: DictConfig, n_pairs: int, steps: int, lifelong: bool) -> float:
+    """Median seconds of ``algorithm.training_loss`` + backward + optimizer step (+ EMA update) on pre-made,
+    already augmented tensors: the floor of any harness."""
+    parts = algorithm_parts(cfg)
+    torch.manual_seed(0)
+    algorithm = parts.make()
+    if lifelong:
+        from lifelong.life_long.benchmark import lifelong_optimizer
+
+        # lifelong_optimizer reads only these settings (benchmark.lr, its scaling, the pairs per step)
+        b = cfg.benchmark
+        settings = SimpleNamespace(lr=b.get("lr"), lr_scaling=b.get("lr_scaling", "linear"),
+                                   pairs_per_step=int(b.batch_pairs) * int(b.accumulate_grad_batches))
+        factory, wd, lr = lifelong_optimizer(cfg, parts, settings)
+    else:
+        factory, wd, lr = parts.optimizer_factory, parts.weight_decay, None
+    opt = factory(algorithm.param_groups(wd))
+    if lr is not None:
+        for g in opt.param_groups:
+            g["lr"] = lr
+    S = int(cfg.image_size)
+    fmt = torch.channels_last if cfg.channels_last else torch.contiguous_format
+    if cfg.channels_last:
+        algorithm = algorithm.to(memory_format=torch.channels_last)
+    v1 = torch.randn(n_pairs, 3, S, S).contiguous(memory_format=fmt)
+    v2 = torch.randn(n_pairs, 3, S, S).contiguous(memory_format=fmt)
+    algorithm.train()
+    times = []
+    for i in range(steps + 3):
+        t0 = time.perf_counter()
+        algorithm.training_progress = 0.5 if lifelong else None
+        loss = algorithm.training_loss(v1, v2)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        algorithm.after_optimizer_step(algorithm.training_progress)
+        if i >= 3:
+            times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+# ------------------------------------------------------------------------------------------------- harness
+class Stopwatch:
+    """Accumulates the time spent in a wrapped method (used to time the read-outs inside a real run)."""
+
+    def __init__(self, owner, name: str) -> None:
+        self.owner, self.name, self.seconds, self.calls = owner, name, 0.0, 0
+        self.original = getattr(owner, name)
+
+    def __enter__(self):
+        original = self.original
+
+        def timed(*a, **k):
+            t0 = time.perf_counter()
+            try:
+                return original(*a, **k)
+            finally:
+                self.seconds += time.perf_counter() - t0
+                self.calls += 1
+
+        setattr(self.owner, self.name, timed)
+        return self
+
+    def __exit__(self, *exc):
+        setattr(self.owner, self.name, self.original)
+
+
+def realtime_run(tmp: Path, overrides: list[str], warm: bool = True, warm_overrides: tuple[str, ...] = ()) -> dict:
+    """One real-time benchmark run (cached short pretraining): exposure seconds, steps and read-out seconds.
+    ``warm``: a first untimed run (with ``warm_overrides`` added) builds the pretraining cache and warms caches."""
+    from lifelong.realtime.benchmark import run_realtime
+    from lifelong.realtime.readout_callback import PairEmbedder
+
+    cfg = compose_cfg(tmp / f"rt{len(list(tmp.glob('rt*')))}", [
+        "pretraining.steps=50", "pretraining.screening.enabled=false", f"cache_dir={tmp / 'cache'}",
+        "benchmark.resume=false", *overrides])
+    if warm:
+        warm_cfg = compose_cfg(Path(cfg.output_dir) / "warm", [
+            "pretraining.steps=50", "pretraining.screening.enabled=false", f"cache_dir={tmp / 'cache'}",
+            "benchmark.resume=false", *overrides, *warm_overrides])
+        quiet(run_realtime, warm_cfg)              # pretraining (cached) and a first pass (warm caches)
+    cfg.output_dir = str(Path(cfg.output_dir) / "timed")
+    with Stopwatch(PairEmbedder, "readout") as sw, Stopwatch(SSLModule, "optimizer_step") as model:
+        res = quiet(run_realtime, cfg)
+    runs = [c.arrays for c in res.conditions.values()]
+    seconds = float(sum(a["wall_seconds"].sum() for a in runs))
+    n_runs = int(sum(len(a["wall_seconds"]) for a in runs))
+    return {"seconds": seconds, "steps": n_runs * int(cfg.benchmark.num_steps), "runs": n_runs,
+            "model_seconds": model.seconds,
+            "readout_seconds": sw.seconds, "readouts": sw.calls, "cfg": cfg}
+
+
+def lifelong_run(tmp: Path, overrides: list[str]) -> dict:
+    from lifelong.life_long.benchmark import run_lifelong
+
+    out = tmp / f"ll{len(list(tmp.glob('ll*')))}"
+    cfg = compose_cfg(out, ["benchmark=lifelong", "benchmark.resume=false", *overrides])
+    if int(cfg.benchmark.accumulate_grad_batches) != 1:     # optimizer_step would miss the accumulating batches
+        raise ValueError("the life-long benchmark runs measure accumulate_grad_batches=1")
+    t0 = time.perf_counter()
+    with Stopwatch(SSLModule, "optimizer_step") as model:
+        res = quiet(run_lifelong, cfg)
+    wall = time.perf_counter() - t0
+    train = float(res.chunk_seconds.sum())
+    readout = float(res.evals["seconds"].sum())
+    return {"train_seconds": train, "readout_seconds": readout, "wall": wall, "steps": len(res.loss),
+            "model_seconds": model.seconds,
+            "readouts": len(res.evals["seconds"]), "cfg": cfg}
+
+
+def bracketed(measure_harness, measure_bare, repeats: int) -> tuple[dict, str, list[dict]]:
+    """``repeats`` harness measurements, each bracketed by bare-loop measurements just before and after it (the
+    speed of a shared machine drifts; the bare time is their mean). ``measure_harness`` returns a run dict and
+    its seconds per step. Returns the median repeat (ratio, harness_ms, bare_ms, run), the spread as text (empty
+    for one repeat) and all runs in order."""
+    reps = []
+    for i in range(repeats):
+        before = measure_bare()
+        run, harness = measure_harness(i)
+        bare = (before + measure_bare()) / 2
+        reps.append({"ratio": bare / harness, "harness_ms": 1e3 * harness, "bare_ms": 1e3 * bare, "run": run})
+    ratios = [r["ratio"] for r in reps]
+    median = reps[int(np.argsort(ratios)[len(ratios) // 2])]
+    spread = f" [{min(ratios):.2f}-{max(ratios):.2f}]" if repeats > 1 else ""
+    return median, spread, [r["run"] for r in reps]
+
+
+def _augment_forever(cfg: DictConfig, n_pairs: int, stop) -> None:
+    torch.set_num_threads(1)
+    parts = algorithm_parts(cfg)
+    S = int(cfg.image_size)
+    n_stream, n_pre = split_batch(n_pairs, str(cfg.benchmark.ratio))     # the real-time batch's R split
+    gen = torch.Generator().manual_seed(0)
+    images = lambda k: torch.randint(0, 256, (k, 3, S, S), dtype=torch.uint8, generator=gen)  # noqa: E731
+    batch = {"stream1": images(n_stream), "stream2": images(n_stream), "pretrain": images(n_pre),
+             "step": torch.tensor(0)}
+    while not stop.is_set():
+        make_views(batch, parts.stream_augment, parts.pretrain_augment)
+
+
+def bare_beside_augmentation(cfg: DictConfig, n_pairs: int, steps: int) -> tuple[float, float]:
+    """Bare-loop seconds per step alone (mean of before and after) and with a second process augmenting batches
+    on the other core, as the loader worker does: what sharing the cores costs the step, harness or not."""
+    before = bare_step_seconds(cfg, n_pairs, steps, lifelong=False)
+    ctx = mp.get_context("fork")
+    stop = ctx.Event()
+    proc = ctx.Process(target=_augment_forever, args=(cfg, n_pairs, stop), daemon=True)
+    proc.start()
+    try:
+        time.sleep(2.0)                                # the neighbour's setup is not part of the measurement
+        beside = bare_step_seconds(cfg, n_pairs, steps, lifelong=False)
+    finally:
+        stop.set()
+        proc.join(timeout=30)
+    after = bare_step_seconds(cfg, n_pairs, steps, lifelong=False)
+    return (before + after) / 2, beside
