@@ -15,27 +15,31 @@ antialiasing when downscaling; the crop, the ResizeCenterPad resize and the flip
 (kornia's batched ``RandomResizedCrop`` maps corner pixel centres to corner pixel centres, not half-pixel, and its
 torchvision-exact "slice" mode loops over the images in Python, hence this.)
 
-Photometric steps use ``kornia.augmentation`` (ColorJitter with torchvision's formulas, RandomGrayscale,
-RandomGaussianBlur with a per-image sigma, RandomSolarize), each on the whole batch. Differences from the
-per-image torchvision pipelines: the ColorJitter step order is drawn once per batch, not per image; the
+Photometric steps (``photometric.py``: ColorJitter with torchvision's formulas, RandomGrayscale, RandomGaussianBlur
+with a per-image sigma, RandomSolarize) run on the whole batch; ``forward_pair`` augments both views in one call
+when they do not share their geometry. Every random parameter is drawn per image, the colour-jitter order
+included. Differences from the per-image torchvision pipelines: the
 horizontal flip sits in the geometric stage for every recipe (MoCo v2 flips last: equivalent, because every
 photometric step here commutes with a horizontal flip).
 
-All randomness comes from torch's global RNG (the geometric parameters are drawn on the CPU), so ``torch.manual_seed`` makes a
-run reproducible, on any device.
+All randomness is drawn on the CPU from ``generator`` (every entry point takes one; None: torch's global RNG), so a
+seeded generator, or ``torch.manual_seed``, makes the views reproducible on any device, and views made with their
+own generator do not depend on what else runs (a loader worker, a background thread, the model's own draws).
 """
 from __future__ import annotations
 
+import inspect
 import math
 from dataclasses import dataclass
 from typing import Sequence
 
-import kornia.augmentation as K
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .resample import FILTERS, place, resample, resample_weights, sample_crop_boxes
+from .photometric import ColorJitter, RandomGaussianBlur, RandomGrayscale, RandomSolarize
+from .resample import CROP_ATTEMPTS, FILTERS, place, resample, resample_weights, sample_crop_boxes
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -119,13 +123,16 @@ class ResizeCenterPad(nn.Module):
     def min_edge_for(self, size: int) -> int:
         return min(max(1, round(self.min_edge * size / self.reference)), size - 1)
 
-    def sample_edges(self, batch: int, size: int) -> torch.Tensor:
-        """int64 [B]: the drawn edge per image, ``size`` for images left unchanged."""
+    def sample_edges(self, batch: int, size: int, uniforms: np.ndarray | None = None,
+                     generator: torch.Generator | None = None) -> torch.Tensor:
+        """int64 [B]: the drawn edge per image, ``size`` for images left unchanged. ``uniforms`` [B, 2] (given or
+        drawn from torch's RNG): whether the image is shrunk, and to which edge."""
         if self.p == 0.0 or size < 2:
             return torch.full((batch,), size, dtype=torch.long)
-        chosen = torch.rand(batch) < self.p
-        edges = torch.randint(self.min_edge_for(size), size, (batch,))
-        return torch.where(chosen, edges, torch.full_like(edges, size))
+        u = torch.rand(batch, 2, dtype=torch.float64, generator=generator).numpy() if uniforms is None else uniforms
+        low = self.min_edge_for(size)
+        edges = np.minimum(low + np.floor(u[:, 1] * (size - low)).astype(np.int64), size - 1)
+        return torch.from_numpy(np.where(u[:, 0] < self.p, edges, size))
 
     def matrix(self, edges: torch.Tensor, size: int, device: torch.device | str | None = None) -> torch.Tensor:
         """[B, size, size]: the 1-d resize-and-place matrix (identity where edge == size); rows and columns alike."""
@@ -136,12 +143,12 @@ class ResizeCenterPad(nn.Module):
         m = self.matrix(edges, x.shape[-1], x.device)
         return place(x, m, m, self.fill)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
         if x.shape[-1] != x.shape[-2]:
             raise ValueError(f"ResizeCenterPad needs square images, got {tuple(x.shape[-2:])}")
         if self.p == 0.0:
             return x
-        return self.apply(x, self.sample_edges(x.shape[0], x.shape[-1]))
+        return self.apply(x, self.sample_edges(x.shape[0], x.shape[-1], generator=generator))
 
 
 @dataclass
@@ -151,6 +158,11 @@ class Geometry:
     boxes: torch.Tensor   # int64 [B, 4]: crop (top, left, height, width) in the input
     edges: torch.Tensor   # int64 [B]: ResizeCenterPad edge, ``size`` where not applied
     flip: torch.Tensor    # bool [B]: horizontal flip
+
+    @staticmethod
+    def cat(parts: Sequence["Geometry"]) -> "Geometry":
+        return Geometry(torch.cat([g.boxes for g in parts]), torch.cat([g.edges for g in parts]),
+                        torch.cat([g.flip for g in parts]))
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -211,61 +223,89 @@ class ViewAugment(nn.Module):
         if len(jitter) != 4:
             raise ValueError(f"jitter must be (brightness, contrast, saturation, hue), got {jitter}")
         if jitter_p > 0 and any(jitter):
-            steps.append(K.ColorJitter(*jitter, p=float(jitter_p)))
+            steps.append(ColorJitter(*jitter, p=float(jitter_p)))
         if gray_p > 0:
-            steps.append(K.RandomGrayscale(p=float(gray_p)))
+            steps.append(RandomGrayscale(p=float(gray_p)))
         if blur_p > 0:
             sigma = _pair(blur_sigma, "blur_sigma")
             k = blur_kernel_size if blur_kernel_size is not None else gaussian_kernel_size(sigma[1], self.size)
-            steps.append(K.RandomGaussianBlur((int(k), int(k)), sigma, p=float(blur_p)))
+            steps.append(RandomGaussianBlur(int(k), sigma, p=float(blur_p)))
         if solarize_p > 0:
-            steps.append(K.RandomSolarize(thresholds=(0.5, 0.5), additions=(0.0, 0.0), p=float(solarize_p)))
-        self.photometric = nn.Sequential(*steps)
+            steps.append(RandomSolarize(0.5, p=float(solarize_p)))
+        self.photometric = nn.ModuleList(steps)
+        self._steps_key: tuple | None = None
         self.normalize = Normalize()
 
     # -- geometry ----------------------------------------------------------------------------------------------
-    def sample_geometry(self, batch: int, height: int, width: int) -> Geometry:
-        boxes = sample_crop_boxes(batch, height, width, self.scale, self.ratio)
-        edges = self.resize_center_pad.sample_edges(batch, self.size)
-        flip = torch.rand(batch) < self.flip_p if self.flip_p > 0 else torch.zeros(batch, dtype=torch.bool)
+    def sample_geometry(self, batch: int, height: int, width: int, generator: torch.Generator | None = None) -> Geometry:
+        """Crop boxes, ResizeCenterPad edges and flips for a batch, from one draw of ``generator`` (None: torch's
+        global RNG)."""
+        u = torch.rand(batch, 2 * CROP_ATTEMPTS + 5, dtype=torch.float64, generator=generator).numpy()
+        boxes = sample_crop_boxes(batch, height, width, self.scale, self.ratio, uniforms=u[:, :2 * CROP_ATTEMPTS + 2])
+        edges = self.resize_center_pad.sample_edges(batch, self.size, uniforms=u[:, -3:-1])
+        flip = torch.from_numpy(u[:, -1] < self.flip_p)
         return Geometry(boxes, edges, flip)
+
+    def batch_key(self, images: torch.Tensor) -> tuple | None:
+        """Recipes with equal keys can augment their images in one call, each drawing its own geometry
+        (``augment_pairs``): same input shape, output size, interpolation, pad fill and photometric steps. None for
+        recipes that share the geometry between the views (their pairs are augmented on their own)."""
+        if self.share_geometry:
+            return None
+        if self._steps_key is None:             # the recipe's fixed part, built once
+            self._steps_key = (self.size, self.interpolation, self.resize_center_pad.fill,
+                               tuple(self.normalize.mean.flatten().tolist()),
+                               tuple(self.normalize.std.flatten().tolist()), repr(self.photometric))
+        return (tuple(images.shape[1:]), images.dtype, images.device, self._steps_key)
 
     def apply_geometry(self, x: torch.Tensor, g: Geometry) -> torch.Tensor:
         """[B, C, H, W] in [0, 1] -> [B, C, size, size]: crop + resize, ResizeCenterPad, flip, as one resampling."""
         b, _, height, width = x.shape
         s = self.size
-        zeros, full = torch.zeros(b, dtype=torch.long), torch.full((b,), s, dtype=torch.long)
         top, left, h, w = g.boxes.unbind(1)
-        rows = resample_weights(height, top, h, s, zeros, full, self.interpolation, x.device)
-        cols = resample_weights(width, left, w, s, zeros, full, self.interpolation, x.device)
+        if height == width:         # rows and columns in one call (the cost at small sizes is per call)
+            zeros, full = torch.zeros(2 * b, dtype=torch.long), torch.full((2 * b,), s, dtype=torch.long)
+            rows, cols = resample_weights(height, torch.cat([top, left]), torch.cat([h, w]), s, zeros, full,
+                                          self.interpolation, x.device).split(b)
+        else:
+            zeros, full = torch.zeros(b, dtype=torch.long), torch.full((b,), s, dtype=torch.long)
+            rows = resample_weights(height, top, h, s, zeros, full, self.interpolation, x.device)
+            cols = resample_weights(width, left, w, s, zeros, full, self.interpolation, x.device)
         padded = bool((g.edges < s).any())
         if padded:
             pad = self.resize_center_pad.matrix(g.edges, s, x.device)
-            rows, cols = pad @ rows, pad @ cols
-        cols = torch.where(g.flip.to(x.device)[:, None, None], cols.flip(1), cols)    # flip after the pad, as in the original
+            rows, cols = torch.matmul(pad[:, None], torch.stack([rows, cols], dim=1)).unbind(1)
+        flipped = g.flip.nonzero()[:, 0].to(x.device)
+        if flipped.numel():                                                            # flip after the pad, as in the original
+            cols = cols.index_copy(0, flipped, cols.index_select(0, flipped).flip(1))
         out = place(x, rows, cols, self.resize_center_pad.fill) if padded else resample(x, rows, cols)
         if self.interpolation == "bicubic":
             out = out.clamp_(0.0, 1.0)
         return out
 
     # -- views -------------------------------------------------------------------------------------------------
-    def augment(self, images: torch.Tensor, geometry: Geometry | None = None) -> tuple[torch.Tensor, Geometry]:
-        """One augmented, normalised view and the geometry it used (drawn unless given)."""
+    def augment(self, images: torch.Tensor, geometry: Geometry | None = None,
+                generator: torch.Generator | None = None) -> tuple[torch.Tensor, Geometry]:
+        """Augmented, normalised images and the geometry they used (drawn unless given). Random parameters come
+        from ``generator`` (a CPU ``torch.Generator``; None: torch's global RNG)."""
         x = to_unit_float(images)
         if geometry is None:
-            geometry = self.sample_geometry(x.shape[0], x.shape[-2], x.shape[-1])
+            geometry = self.sample_geometry(x.shape[0], x.shape[-2], x.shape[-1], generator)
         x = self.apply_geometry(x, geometry)
-        if len(self.photometric):
-            x = self.photometric(x)
+        for step in self.photometric:
+            x = step(x, generator=generator)
         return self.normalize(x).contiguous(), geometry
 
-    def forward(self, images: torch.Tensor) -> torch.Tensor:
-        return self.augment(images)[0]
+    def forward(self, images: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        return self.augment(images, generator=generator)[0]
 
-    def forward_pair(self, v1: torch.Tensor, v2: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        a1, geometry = self.augment(v1)
-        a2, _ = self.augment(v2, geometry if self.share_geometry else None)
-        return a1, a2
+    def forward_pair(self, v1: torch.Tensor, v2: torch.Tensor,
+                     generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        if self.share_geometry:
+            a1, geometry = self.augment(v1, generator=generator)
+            a2, _ = self.augment(v2, geometry, generator=generator)
+            return a1, a2
+        return augment_pairs([(self, v1, v2)], generator)[0]
 
 
 class TwoViewAugment(nn.Module):
@@ -275,11 +315,59 @@ class TwoViewAugment(nn.Module):
         super().__init__()
         self.view1, self.view2 = view1, view2
 
-    def forward(self, images: torch.Tensor) -> torch.Tensor:
-        return self.view1(images)
+    def forward(self, images: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        return _call(self.view1, images, generator=generator)
 
-    def forward_pair(self, v1: torch.Tensor, v2: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        return self.view1(v1), self.view2(v2)
+    def forward_pair(self, v1: torch.Tensor, v2: torch.Tensor,
+                     generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        return augment_pairs([(self, v1, v2)], generator)[0]
+
+
+def _call(fn, *args, generator: torch.Generator | None = None):
+    """``fn(*args, generator=generator)``, or without ``generator`` for a foreign recipe that takes none (it then
+    draws from torch's global RNG)."""
+    method = getattr(fn, "forward", fn) if isinstance(fn, nn.Module) else fn
+    try:
+        accepts = "generator" in inspect.signature(method).parameters
+    except (TypeError, ValueError):
+        accepts = False
+    return fn(*args, generator=generator) if accepts else fn(*args)
+
+
+def augment_pairs(parts: Sequence[tuple[nn.Module, torch.Tensor, torch.Tensor]],
+                  generator: torch.Generator | None = None) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """The two views of several pair batches, each ``(recipe, first images, second images)``, in as few calls as
+    the recipes allow.
+
+    Every view is a job for one recipe (a :class:`TwoViewAugment`'s ``view1`` / ``view2``, else the recipe itself).
+    Jobs whose recipes have the same ``batch_key`` (e.g. a real-time batch's stream and pretraining views, which
+    differ only in ResizeCenterPad) run as one batch: each job draws its own geometry with its own recipe, then
+    the images are resampled, colour-augmented and normalised together. Every random parameter is drawn per
+    image, so this is the distribution of separate calls; at small image sizes the cost of an augmentation is
+    mostly per call, so a real-time CPU step runs 1 call instead of 4. Recipes that share the geometry between
+    the views, or are not :class:`ViewAugment`, use their own ``forward_pair``.
+    """
+    jobs: list[tuple[ViewAugment, torch.Tensor]] = []
+    results: list = [None] * len(parts)
+    for k, (recipe, a, b) in enumerate(parts):
+        r1, r2 = (recipe.view1, recipe.view2) if isinstance(recipe, TwoViewAugment) else (recipe, recipe)
+        if all(isinstance(r, ViewAugment) and r.batch_key(x) is not None for r, x in ((r1, a), (r2, b))):
+            jobs += [(r1, a), (r2, b)]
+        else:
+            results[k] = _call(recipe.forward_pair, a, b, generator=generator)
+    groups: dict[tuple, list[int]] = {}
+    for j, (recipe, images) in enumerate(jobs):
+        groups.setdefault(recipe.batch_key(images), []).append(j)
+    views: list = [None] * len(jobs)
+    for members in groups.values():
+        images = [to_unit_float(jobs[j][1]) for j in members]
+        geometry = Geometry.cat([jobs[j][0].sample_geometry(x.shape[0], x.shape[-2], x.shape[-1], generator)
+                                 for j, x in zip(members, images)])
+        out, _ = jobs[members[0]][0].augment(torch.cat(images), geometry, generator)
+        for j, view in zip(members, out.split([x.shape[0] for x in images])):
+            views[j] = view
+    pairs = iter(zip(views[0::2], views[1::2]))
+    return [r if r is not None else next(pairs) for r in results]
 
 
 class SimCLRAugment(ViewAugment):

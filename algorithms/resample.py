@@ -9,12 +9,14 @@ resizes a crop on a tensor.
 from __future__ import annotations
 
 import math
+from functools import lru_cache
 
+import numpy as np
 import torch
 
 
 def _triangle(x: torch.Tensor) -> torch.Tensor:
-    return (1.0 - x.abs()).clamp_min(0.0)
+    return x.abs_().neg_().add_(1.0).clamp_min_(0.0)         # in place: x is a temporary of resample_weights
 
 
 def _cubic(x: torch.Tensor, a: float = -0.5) -> torch.Tensor:
@@ -26,6 +28,12 @@ def _cubic(x: torch.Tensor, a: float = -0.5) -> torch.Tensor:
 
 
 FILTERS = {"bilinear": _triangle, "bicubic": _cubic}
+
+
+@lru_cache(maxsize=64)
+def _positions(length: int, device: str) -> torch.Tensor:
+    """Pixel centres 0.5, 1.5, ... as float32 on ``device`` (cached: built once per size)."""
+    return torch.arange(length, dtype=torch.float32, device=device) + 0.5
 
 
 def resample_weights(
@@ -43,22 +51,26 @@ def resample_weights(
     Output samples [out_start, out_start + out_length) resample the input window [in_start, in_start + in_length)
     with the filter weights of ``F.interpolate(window, out_length, mode, align_corners=False, antialias=True)``;
     the other output rows are zero. All window arguments are integer tensors [B].
+
+    Written for few tensor operations (the matrices are as large as the images, and at small sizes the cost is
+    per operation): window tests are 0/1 float factors on [B, 1, in_len] and [B, out_len, 1], not boolean selects
+    on the whole matrix.
     """
     if mode not in FILTERS:
         raise ValueError(f"mode must be one of {sorted(FILTERS)}, got {mode!r}")
-    kernel = FILTERS[mode]
-    in_start, in_length, out_start, out_length = (
-        t.to(device=device, dtype=torch.float32)[:, None, None] for t in (in_start, in_length, out_start, out_length))
-    device = in_start.device
+    params = torch.stack([in_start, in_length, out_start, out_length]).to(device=device, dtype=torch.float32)
+    device = params.device
+    in_start, in_length, out_start, out_length = params[:, :, None, None].unbind(0)      # each [B, 1, 1]
     scale = in_length / out_length                                          # input pixels per output pixel
     stretch = scale.clamp_min(1.0)                                          # filter widened when downscaling
-    i = torch.arange(out_len, dtype=torch.float32, device=device)[None, :, None] - out_start   # local output index
-    j = torch.arange(in_len, dtype=torch.float32, device=device)[None, None, :] - in_start     # local input index
-    centre = scale * (i + 0.5)
-    w = kernel((j + 0.5 - centre) / stretch) * ((j >= 0) & (j < in_length))
-    total = w.sum(-1, keepdim=True)
-    valid_row = (i >= 0) & (i < out_length)
-    return torch.where(valid_row, w / total.clamp_min(1e-12), torch.zeros_like(w))
+    i = _positions(out_len, str(device))[None, :, None] - out_start         # local output centre [B, out, 1]
+    j = _positions(in_len, str(device))[None, None, :] - in_start           # local input centre [B, 1, in]
+    # the filter's argument (input centre - output centre mapped to the input) / stretch, as one large subtraction
+    w = FILTERS[mode](j / stretch - (scale * i) / stretch)                  # [B, out, in]
+    in_window = ((j > 0) & (j < in_length)).to(torch.float32)               # centres j + 0.5 in (0, in_length)
+    w = w.mul_(in_window)
+    valid_row = ((i > 0) & (i < out_length)).to(torch.float32)
+    return w.div_(w.sum(-1, keepdim=True).clamp_min_(1e-12)).mul_(valid_row)
 
 
 def resample(x: torch.Tensor, rows: torch.Tensor, cols: torch.Tensor) -> torch.Tensor:
@@ -72,9 +84,12 @@ def resample(x: torch.Tensor, rows: torch.Tensor, cols: torch.Tensor) -> torch.T
 
 def place(x: torch.Tensor, rows: torch.Tensor, cols: torch.Tensor, fill: float) -> torch.Tensor:
     """``resample``, with ``fill`` wherever the output row or column is empty (a zero row of the matrix)."""
-    out = resample(x, rows, cols)
-    inside = (rows.sum(-1) > 0.5)[:, :, None] & (cols.sum(-1) > 0.5)[:, None, :]
-    return torch.where(inside[:, None].to(out.device), out, torch.full_like(out, fill))
+    out = resample(x, rows, cols)            # exactly 0 where the output row or column is empty
+    inside = (rows.sum(-1) > 0.5).to(out.dtype)[:, :, None] * (cols.sum(-1) > 0.5).to(out.dtype)[:, None, :]
+    return out.add_(((1.0 - inside) * fill).to(out.device)[:, None])
+
+
+CROP_ATTEMPTS = 10
 
 
 def sample_crop_boxes(
@@ -83,22 +98,28 @@ def sample_crop_boxes(
     width: int,
     scale: tuple[float, float],
     ratio: tuple[float, float],
-    attempts: int = 10,
+    attempts: int = CROP_ATTEMPTS,
+    uniforms: np.ndarray | None = None,
+    generator: torch.Generator | None = None,
 ) -> torch.Tensor:
     """RandomResizedCrop boxes, torchvision's algorithm vectorised over the batch: int64 [B, 4] (top, left, h, w).
 
     Up to ``attempts`` draws of area fraction ~ U(scale) and log aspect ratio ~ U(log ratio); the first draw that
-    fits is kept, otherwise the centred largest crop with an aspect ratio inside ``ratio``.
+    fits is kept, otherwise the centred largest crop with an aspect ratio inside ``ratio``. The uniforms
+    ([B, 2 attempts + 2], given or drawn in one call from ``generator``, default torch's global RNG) are turned into
+    boxes by numpy: a few
+    microseconds, where torch operations on such tiny tensors cost their per-call overhead each.
     """
+    u = torch.rand(batch, 2 * attempts + 2, dtype=torch.float64, generator=generator).numpy() if uniforms is None else uniforms
     area = height * width
-    target = area * (scale[0] + (scale[1] - scale[0]) * torch.rand(batch, attempts))
+    target = area * (scale[0] + (scale[1] - scale[0]) * u[:, :attempts])
     log_lo, log_hi = math.log(ratio[0]), math.log(ratio[1])
-    aspect = torch.exp(log_lo + (log_hi - log_lo) * torch.rand(batch, attempts))
-    w = torch.sqrt(target * aspect).round().long()
-    h = torch.sqrt(target / aspect).round().long()
+    aspect = np.exp(log_lo + (log_hi - log_lo) * u[:, attempts:2 * attempts])
+    w = np.rint(np.sqrt(target * aspect)).astype(np.int64)
+    h = np.rint(np.sqrt(target / aspect)).astype(np.int64)
     fits = (w > 0) & (w <= width) & (h > 0) & (h <= height)
-    first = fits.int().argmax(dim=1, keepdim=True)
-    found = fits.any(dim=1)
+    first = fits.argmax(axis=1)
+    found = fits.any(axis=1)
     in_ratio = width / height
     if in_ratio < ratio[0]:
         fw, fh = width, int(round(width / ratio[0]))
@@ -106,9 +127,9 @@ def sample_crop_boxes(
         fh, fw = height, int(round(height * ratio[1]))
     else:
         fw, fh = width, height
-    h = torch.where(found, h.gather(1, first)[:, 0], torch.full((batch,), fh))
-    w = torch.where(found, w.gather(1, first)[:, 0], torch.full((batch,), fw))
-    u = torch.rand(batch, 2)
-    top = torch.where(found, (u[:, 0] * (height - h + 1)).floor().long(), (height - h) // 2)
-    left = torch.where(found, (u[:, 1] * (width - w + 1)).floor().long(), (width - w) // 2)
-    return torch.stack([top, left, h, w], dim=1)
+    rows = np.arange(batch)
+    h = np.where(found, h[rows, first], fh)
+    w = np.where(found, w[rows, first], fw)
+    top = np.where(found, np.floor(u[:, -2] * (height - h + 1)).astype(np.int64), (height - h) // 2)
+    left = np.where(found, np.floor(u[:, -1] * (width - w + 1)).astype(np.int64), (width - w) // 2)
+    return torch.from_numpy(np.stack([top, left, h, w], axis=1))

@@ -15,6 +15,8 @@ and image size. Sections:
 2. data     Data path: our stream -> pairs -> batched augmentation (ChunkBatches + the algorithm's recipe on
             whole batches) vs a per-image pipeline of the paper's kind (every frame decoded from JPEG, PIL /
             torchvision transforms per image, DataLoader) at the same image size and worker count (target >= 5x).
+   augment  The augmentation of one real-time step (96 views) vs the same recipes with kornia.augmentation's
+            photometric modules, one call per view (benchmarks/augment_cost.py; needs kornia, a test dependency).
 3. eval     Evaluation cost: the 15-pair d' read-out and the life-long linear read-out as a share of training
             time (target <= 10 %).
 4. store    Frame store: the curriculum's batches (window + memory frames and partners) read from the HDF5
@@ -24,11 +26,12 @@ and image size. Sections:
 6. protocol Sections 1 and 3 at the protocol's step counts instead of the CPU preset's compressed ones, with
             the CPU model and batch: a real-time exposure run of the paper's 1,350 steps (the CPU preset runs
             54, with the same 19 evaluations) and one life-long chunk of the paper's 2,502 iterations (CPU
-            preset 100), augmentation in 1 loader worker; and the bare loop beside a process doing the worker's
-            augmentation (what sharing 2 cores costs any loop). Not part of the default run (~17 min).
+            preset 100), augmentation in 1 loader worker, and the real-time run once more with the augmentation in
+            the training process; and the bare loop beside a process doing the worker's augmentation (what sharing
+            2 cores costs any loop). Not part of the default run (~20 min).
 
-Sections 2 and 4 live in benchmarks/data_path.py, the measuring machinery in benchmarks/measure.py; this
-module holds sections 1, 3, 5 and 6 and the command line.
+Sections 2 and 4 live in benchmarks/data_path.py, 'augment' in benchmarks/augment_cost.py, the measuring machinery
+in benchmarks/measure.py; this module holds sections 1, 3, 5 and 6 and the command line.
 """
 from __future__ import annotations
 
@@ -41,11 +44,12 @@ from pathlib import Path
 
 import torch
 
+from .augment_cost import section_augment
 from .data_path import section_data, section_store
 from .measure import (bare_beside_augmentation, bare_step_seconds, bracketed, compose_cfg, lifelong_run,
                       realtime_run)
 
-SECTIONS = ("harness", "data", "eval", "store", "scaling", "protocol")
+SECTIONS = ("harness", "data", "augment", "eval", "store", "scaling", "protocol")
 PAPER_ITERATIONS_PER_CHUNK = 2502      # lifelong.yaml: 1,281,166 pairs per chunk / 512 pairs per batch
 
 
@@ -121,6 +125,19 @@ def section_protocol(tmp: Path, quick: bool, rows: list) -> None:
                  "backward, optimizer: the bare loop's work), measured inside the run, free of drift",
                  f"{rt['model_seconds']:.1f} s", f"of {rt['seconds']:.1f} s", rt["model_seconds"] / rt["seconds"],
                  ">= 0.90"))
+    # the default mode (augmentation in the training process, no worker): one run, bracketed, and its drift-free share
+    def realtime_in_process(i):
+        rt = realtime_run(tmp, ["benchmark.pairs=[0]", "benchmark.conditions=[build]", f"benchmark.num_steps={steps}"],
+                          warm=False)                  # the pretraining cache and warm-up are the worker runs'
+        return rt, rt["seconds"] / rt["steps"]
+
+    dev, _, _ = bracketed(realtime_in_process, lambda: bare_step_seconds(cfg, n, 20, lifelong=False), 1)
+    rows.append(("protocol", f"real-time step, {steps} steps per exposure run, augmentation in the training process "
+                 "(no worker)", f"{dev['harness_ms']:.1f} ms", f"bare loop {dev['bare_ms']:.1f} ms", dev["ratio"],
+                 ">= 0.90"))
+    rows.append(("protocol", "share of that run's wall time spent in the model's step, measured inside the run",
+                 f"{dev['run']['model_seconds']:.1f} s", f"of {dev['run']['seconds']:.1f} s",
+                 dev["run"]["model_seconds"] / dev["run"]["seconds"], ">= 0.90"))
     alone, beside = bare_beside_augmentation(cfg, n, 20 if quick else 40)
     rows.append(("protocol", "bare loop beside a process augmenting the next batches (the loader worker's work), "
                  "share of the 2 cores' speed it keeps", f"{1e3 * beside:.1f} ms", f"alone {1e3 * alone:.1f} ms",
@@ -198,6 +215,8 @@ def main(argv: list[str] | None = None) -> int:
                 section_eval(tmp, args.quick, rows, runs)
             elif section == "data":
                 section_data(tmp, args.quick, rows)
+            elif section == "augment":
+                section_augment(args.quick, rows)
             elif section == "store":
                 section_store(tmp, args.quick, rows)
             elif section == "scaling":

@@ -6,7 +6,7 @@ import platform
 import subprocess
 from pathlib import Path
 
-PACKAGES = ("torch", "torchvision", "pytorch-lightning", "hydra-core", "kornia", "h5py", "numpy", "matplotlib", "timm",
+PACKAGES = ("torch", "torchvision", "pytorch-lightning", "hydra-core", "h5py", "numpy", "matplotlib", "timm",
             "scikit-learn", "av")
 
 

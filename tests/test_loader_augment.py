@@ -22,13 +22,39 @@ def test_life_long_views_made_in_a_worker_equal_the_device_ones(tmp_path):
         np.testing.assert_array_equal(device.evals[k], loader.evals[k])
 
 
-def test_real_time_run_augmenting_in_a_worker_is_complete_and_reproducible(tmp_path):
-    over = ["augment_in_loader=true", "num_workers=1", "benchmark.conditions=[build]"]
-    a = run_realtime(make_cfg(tmp_path / "a", over))
-    b = run_realtime(make_cfg(tmp_path / "b", over))
-    arrays = a.conditions["build"].arrays
-    assert np.isfinite(arrays["loss"]).all() and arrays["loss"].shape == (2, 18)
-    np.testing.assert_array_equal(arrays["dprime_big"], b.conditions["build"].arrays["dprime_big"])
+def test_real_time_views_made_in_a_worker_equal_the_device_ones(tmp_path):
+    """Real-time batches carry their seed too (step_batches.step_seed): augmenting in a worker process trains on
+    exactly the views of augmenting in the training process."""
+    over = ["benchmark.conditions=[build]"]
+    device = run_realtime(make_cfg(tmp_path / "device", over))
+    loader = run_realtime(make_cfg(tmp_path / "loader", [*over, "augment_in_loader=true", "num_workers=1"]))
+    a, b = device.conditions["build"].arrays, loader.conditions["build"].arrays
+    assert np.isfinite(a["loss"]).all() and a["loss"].shape == (2, 18)
+    for k in ("loss", "dprime_big", "dprime_small"):
+        np.testing.assert_array_equal(a[k], b[k])
+
+
+def test_seeded_batch_views_do_not_depend_on_the_global_rng():
+    from algorithms.augment import SimCLRAugment
+
+    aug = SimCLRAugment(8, blur_sigma=(0.1, 0.5), resize_center_pad_p=0.6)
+    imgs = torch.randint(0, 256, (6, 3, 8, 8), dtype=torch.uint8, generator=torch.Generator().manual_seed(0))
+    batch = {"stream1": imgs[:2], "stream2": imgs[2:4], "pretrain": imgs[4:], "step": torch.tensor(3),
+             "seed": torch.tensor(12345)}
+    torch.manual_seed(0)
+    before = torch.random.get_rng_state()
+    a = make_views(batch, aug, aug)
+    assert torch.equal(torch.random.get_rng_state(), before)          # the global RNG is neither used nor reset
+    torch.manual_seed(99)
+    b = make_views(batch, aug, aug)
+    assert torch.equal(a["view1"], b["view1"]) and torch.equal(a["view2"], b["view2"]) and int(b["seed"]) == 12345
+    c = make_views({**batch, "seed": torch.tensor(12346)}, aug, aug)
+    assert not torch.equal(a["view1"], c["view1"])
+    unseeded = {k: v for k, v in batch.items() if k != "seed"}
+    torch.manual_seed(1)
+    d = make_views(unseeded, aug, aug)
+    torch.manual_seed(1)
+    assert torch.equal(d["view1"], make_views(unseeded, aug, aug)["view1"])       # global RNG: seeded by the caller
 
 
 def test_augmented_batches_make_the_module_views():

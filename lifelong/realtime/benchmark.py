@@ -189,7 +189,8 @@ def run_exposure(
     )
     readout = DPrimeReadout(embedder, s.eval_every)
     loader = DataLoader(
-        loader_dataset(StepBatches(store, order, stim_store, plan), module, bool(cfg.augment_in_loader)),
+        loader_dataset(StepBatches(store, order, stim_store, plan, seed=s.seed * 1000 + pair_index), module,
+                       bool(cfg.augment_in_loader)),
         batch_size=None, num_workers=int(cfg.num_workers),
     )
     trainer = make_trainer(cfg, max_steps=s.num_steps, callbacks=[readout])

@@ -68,7 +68,7 @@ def pretrain(cfg: DictConfig, store: ImageStore, out_path: Path, embedder=None) 
         compile_backbone=compile_option(cfg),
         base_lr=None if pcfg.get("lr") is None else float(pcfg.lr),
     )
-    loader = DataLoader(loader_dataset(StepBatches(store, order), module, bool(cfg.augment_in_loader)),
+    loader = DataLoader(loader_dataset(StepBatches(store, order, seed=int(cfg.seed)), module, bool(cfg.augment_in_loader)),
                         batch_size=None, num_workers=int(cfg.num_workers))
     scfg = pcfg.get("screening")
     screening = None

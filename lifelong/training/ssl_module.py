@@ -11,10 +11,12 @@ import copy
 import math
 from typing import Callable
 
+import numpy as np
 import pytorch_lightning as pl
 import torch
 from torch import nn
 
+from algorithms.augment import augment_pairs
 from algorithms.base import Algorithm
 
 
@@ -59,6 +61,10 @@ class SSLModule(pl.LightningModule):
     def on_after_batch_transfer(self, batch: dict, dataloader_idx: int) -> dict:
         if "view1" not in batch:       # not augmented in the loader (loader_augment.py): augment here, on the device
             batch = make_views(batch, self.stream_augment, self.pretrain_augment)
+        if "seed" in batch:
+            # the model's own random draws (masks, shuffles) for this step come from the batch's seed: the same
+            # wherever the views were made, and the same after a resume
+            torch.manual_seed(int(batch["seed"]))
         view1, view2 = batch["view1"], batch["view2"]
         if self.channels_last:
             view1 = view1.contiguous(memory_format=torch.channels_last)
@@ -123,24 +129,37 @@ class SSLModule(pl.LightningModule):
 
 def make_views(batch: dict, stream_augment: nn.Module | None, pretrain_augment: nn.Module) -> dict:
     """Two augmented views of a uint8 batch: the stream pairs (frame and partner) first, then the pretraining
-    images (two views of one image). A batch carrying a ``seed`` (life-long, chunk_data.batch_seed) sets the
-    torch RNG first, so its views do not depend on where they are made."""
-    if "seed" in batch:
-        torch.manual_seed(int(batch["seed"]))
-    v1, v2 = [], []
+    images (two views of one image). Views whose recipes allow it are augmented in one call
+    (``algorithms.augment.augment_pairs``).
+
+    A batch carrying a ``seed`` (step_batches.step_seed, chunk_data.batch_seed) is augmented with a generator of
+    its own (``augment_generator``), so its views are a function of the batch alone: the same in the training
+    process, a loader worker or a background thread; the seed is passed on for the model's draws
+    (``SSLModule.on_after_batch_transfer``). Without one, the views draw from torch's global RNG."""
+    generator = augment_generator(batch)
+    parts = []
     if "stream1" in batch and batch["stream1"].shape[0]:
         if stream_augment is None:
             raise RuntimeError("stream batch given but the module has no stream augmentation")
-        a, b = stream_augment.forward_pair(_to_float(batch["stream1"]), _to_float(batch["stream2"]))
-        v1.append(a)
-        v2.append(b)
+        parts.append((stream_augment, _to_float(batch["stream1"]), _to_float(batch["stream2"])))
     pre = batch["pretrain"]
     if pre.shape[0]:
         x = _to_float(pre)
-        a, b = pretrain_augment.forward_pair(x, x)
-        v1.append(a)
-        v2.append(b)
-    return {"view1": torch.cat(v1), "view2": torch.cat(v2), "step": batch["step"]}
+        parts.append((pretrain_augment, x, x))
+    views = augment_pairs(parts, generator)
+    out = {"view1": torch.cat([a for a, _ in views]), "view2": torch.cat([b for _, b in views]), "step": batch["step"]}
+    if "seed" in batch:
+        out["seed"] = batch["seed"]
+    return out
+
+
+def augment_generator(batch: dict) -> torch.Generator | None:
+    """A CPU generator for the batch's augmentations, seeded from its ``seed`` (a stream apart from the model's,
+    which is seeded with the seed itself); None without a seed."""
+    if "seed" not in batch:
+        return None
+    seed = np.random.SeedSequence([int(batch["seed"]), 0x41554720]).generate_state(1)[0]
+    return torch.Generator().manual_seed(int(seed))
 
 
 def warmup_cosine(warmup_steps: int, total_steps: int, warmup_start: float = 1e-4):

@@ -3,7 +3,9 @@
 Item ``s`` of :class:`StepBatches` is the whole batch of training step ``s``: the stream part
 (pairs of session frames, or a pretraining image standing in for a before-session moment) and
 the pretraining part (one image per pair; its two views come from augmentation). Images stay
-uint8 until the device; augmentation happens there, batched.
+uint8 until the device; augmentation happens there, batched. With a ``seed``, every batch carries its own
+(``step_seed``): its augmentations and the model's random draws for that step are then a function of the batch,
+wherever and whenever the views are made (ssl_module.make_views).
 """
 from __future__ import annotations
 
@@ -23,6 +25,7 @@ class StepBatches(Dataset):
         session_store: ImageStore | None = None,
         plan: StreamPlan | None = None,
         first_step: int = 0,
+        seed: int | None = None,
     ) -> None:
         if plan is not None and session_store is None:
             raise ValueError("a stream plan needs the session's image store")
@@ -37,6 +40,7 @@ class StepBatches(Dataset):
             self._v1 = torch.from_numpy(plan.view1.astype(np.int64))
             self._v2 = torch.from_numpy(plan.view2.astype(np.int64))
         self.first_step = first_step
+        self.seed = seed
 
     def __len__(self) -> int:
         return len(self.pretrain_order) - self.first_step
@@ -54,8 +58,15 @@ class StepBatches(Dataset):
     def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
         step = index + self.first_step
         batch = {"pretrain": self.pretrain_store.get(self.pretrain_order[step]), "step": torch.tensor(step)}
+        if self.seed is not None:
+            batch["seed"] = torch.tensor(step_seed(self.seed, step), dtype=torch.int64)
         if self.plan is not None:
             src = self._src[step]
             batch["stream1"] = self._gather(src, self._v1[step])
             batch["stream2"] = self._gather(src, self._v2[step])
         return batch
+
+
+def step_seed(seed: int, step: int) -> int:
+    """The seed of one step's batch (independent streams via numpy's SeedSequence)."""
+    return int(np.random.SeedSequence([int(seed), int(step), 0x5354]).generate_state(1)[0])
