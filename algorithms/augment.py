@@ -39,6 +39,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .photometric import ColorJitter, RandomGaussianBlur, RandomGrayscale, RandomSolarize
+from .photometric import uniforms as draw_uniforms
 from .resample import CROP_ATTEMPTS, FILTERS, place, resample, resample_weights, sample_crop_boxes
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -129,7 +130,7 @@ class ResizeCenterPad(nn.Module):
         drawn from torch's RNG): whether the image is shrunk, and to which edge."""
         if self.p == 0.0 or size < 2:
             return torch.full((batch,), size, dtype=torch.long)
-        u = torch.rand(batch, 2, dtype=torch.float64, generator=generator).numpy() if uniforms is None else uniforms
+        u = draw_uniforms(batch, 2, generator=generator) if uniforms is None else uniforms
         low = self.min_edge_for(size)
         edges = np.minimum(low + np.floor(u[:, 1] * (size - low)).astype(np.int64), size - 1)
         return torch.from_numpy(np.where(u[:, 0] < self.p, edges, size))
@@ -240,7 +241,7 @@ class ViewAugment(nn.Module):
     def sample_geometry(self, batch: int, height: int, width: int, generator: torch.Generator | None = None) -> Geometry:
         """Crop boxes, ResizeCenterPad edges and flips for a batch, from one draw of ``generator`` (None: torch's
         global RNG)."""
-        u = torch.rand(batch, 2 * CROP_ATTEMPTS + 5, dtype=torch.float64, generator=generator).numpy()
+        u = draw_uniforms(batch, 2 * CROP_ATTEMPTS + 5, generator=generator)
         boxes = sample_crop_boxes(batch, height, width, self.scale, self.ratio, uniforms=u[:, :2 * CROP_ATTEMPTS + 2])
         edges = self.resize_center_pad.sample_edges(batch, self.size, uniforms=u[:, -3:-1])
         flip = torch.from_numpy(u[:, -1] < self.flip_p)

@@ -48,15 +48,20 @@ def adjust_brightness(x: torch.Tensor, factor: torch.Tensor) -> torch.Tensor:
     return (x * _per_image(factor, x)).clamp_(0.0, 1.0)
 
 
+def _blend(x: torch.Tensor, ref: torch.Tensor, factor: torch.Tensor) -> torch.Tensor:
+    """``clamp(ref + factor (x - ref), 0, 1)``: torchvision's blend of an image with a reference, ``factor``
+    broadcast per image ([B, 1, 1, 1]); factor 1 returns x exactly."""
+    return torch.lerp(ref.expand_as(x), x, factor).clamp_(0.0, 1.0)
+
+
 def adjust_contrast(x: torch.Tensor, factor: torch.Tensor) -> torch.Tensor:
-    """torchvision's contrast: blend with the mean of the image's luma (``lerp``: mean + f (x - mean))."""
-    mean = grayscale(x).mean(dim=(-2, -1), keepdim=True)
-    return torch.lerp(mean.expand_as(x), x, _per_image(factor, x)).clamp_(0.0, 1.0)
+    """torchvision's contrast: blend with the mean of the image's luma."""
+    return _blend(x, grayscale(x).mean(dim=(-2, -1), keepdim=True), _per_image(factor, x))
 
 
 def adjust_saturation(x: torch.Tensor, factor: torch.Tensor) -> torch.Tensor:
     """torchvision's saturation: blend with the image's luma."""
-    return torch.lerp(grayscale(x).expand_as(x), x, _per_image(factor, x)).clamp_(0.0, 1.0)
+    return _blend(x, grayscale(x), _per_image(factor, x))
 
 
 def adjust_hue(x: torch.Tensor, shift: torch.Tensor) -> torch.Tensor:
@@ -84,7 +89,6 @@ def adjust_hue(x: torch.Tensor, shift: torch.Tensor) -> torch.Tensor:
     return maxc.unsqueeze(1) - chroma.unsqueeze(1) * f
 
 
-_ADJUSTMENTS = (adjust_brightness, adjust_contrast, adjust_saturation, adjust_hue)
 _NEUTRAL = (1.0, 1.0, 1.0, 0.0)
 
 
@@ -96,6 +100,16 @@ def uniforms(*shape: int, generator: torch.Generator | None = None) -> np.ndarra
 def _chosen(batch: int, p: float, generator: torch.Generator | None) -> torch.Tensor:
     """int64 indices of the images a step with probability ``p`` applies to."""
     return torch.from_numpy(np.flatnonzero(uniforms(batch, generator=generator) < p))
+
+
+def _on_chosen(x: torch.Tensor, index: torch.Tensor, fn) -> torch.Tensor:
+    """x with the images at ``index`` (CPU int64) replaced by ``fn`` of them; x itself where none is chosen."""
+    if index.numel() == 0:
+        return x
+    if index.numel() == x.shape[0]:
+        return fn(x)
+    on = index.to(x.device)
+    return x.index_copy(0, on, fn(x.index_select(0, on)))
 
 
 def _factor_range(value: float | Sequence[float], name: str, centre: float, bound: tuple[float, float]) -> tuple[float, float]:
@@ -173,7 +187,7 @@ class ColorJitter(nn.Module):
                 f_s, mean_w, luma_w = weights[:, :, place]
                 luma = grayscale(out)
                 ref = luma.mean(dim=(-2, -1), keepdim=True) * mean_w + luma * luma_w
-                out = torch.lerp(ref.expand_as(out), out, f_s).clamp_(0.0, 1.0)
+                out = _blend(out, ref, f_s)
             a, b = int(bounds[place]), int(bounds[place + 1])
             if b > a:
                 out[a:b] = adjust_hue(out[a:b], hue_shift[a:b])
@@ -194,10 +208,7 @@ class RandomGrayscale(nn.Module):
         return f"p={self.p}"
 
     def forward(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
-        index = _chosen(x.shape[0], self.p, generator).to(x.device)
-        if index.numel() == 0:
-            return x
-        return x.index_copy(0, index, grayscale(x.index_select(0, index)).expand(-1, 3, -1, -1))
+        return _on_chosen(x, _chosen(x.shape[0], self.p, generator), lambda y: grayscale(y).repeat(1, 3, 1, 1))
 
 
 def gaussian_taps(sigma: torch.Tensor, kernel_size: int) -> torch.Tensor:
@@ -241,12 +252,7 @@ class RandomGaussianBlur(nn.Module):
         u = uniforms(b, 2, generator=generator)
         index = torch.from_numpy(np.flatnonzero(u[:, 0] < self.p))
         sigma = torch.from_numpy(self.sigma[0] + (self.sigma[1] - self.sigma[0]) * u[:, 1])
-        if index.numel() == 0:
-            return x
-        blurred = gaussian_blur(x.index_select(0, index.to(x.device)), sigma[index], self.kernel_size)
-        if index.numel() == b:
-            return blurred
-        return x.index_copy(0, index.to(x.device), blurred)
+        return _on_chosen(x, index, lambda y: gaussian_blur(y, sigma[index], self.kernel_size))
 
 
 class RandomSolarize(nn.Module):
@@ -260,8 +266,5 @@ class RandomSolarize(nn.Module):
         return f"threshold={self.threshold}, p={self.p}"
 
     def forward(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
-        index = _chosen(x.shape[0], self.p, generator).to(x.device)
-        if index.numel() == 0:
-            return x
-        chosen = x.index_select(0, index)
-        return x.index_copy(0, index, torch.where(chosen >= self.threshold, 1.0 - chosen, chosen))
+        return _on_chosen(x, _chosen(x.shape[0], self.p, generator),
+                          lambda y: torch.where(y >= self.threshold, 1.0 - y, y))

@@ -14,6 +14,8 @@ from functools import lru_cache
 import numpy as np
 import torch
 
+from .photometric import uniforms as draw_uniforms
+
 
 def _triangle(x: torch.Tensor) -> torch.Tensor:
     return x.abs_().neg_().add_(1.0).clamp_min_(0.0)         # in place: x is a temporary of resample_weights
@@ -107,10 +109,10 @@ def sample_crop_boxes(
     Up to ``attempts`` draws of area fraction ~ U(scale) and log aspect ratio ~ U(log ratio); the first draw that
     fits is kept, otherwise the centred largest crop with an aspect ratio inside ``ratio``. The uniforms
     ([B, 2 attempts + 2], given or drawn in one call from ``generator``, default torch's global RNG) are turned into
-    boxes by numpy: a few
-    microseconds, where torch operations on such tiny tensors cost their per-call overhead each.
+    boxes by numpy: a few microseconds, where torch operations on such tiny tensors cost their per-call overhead
+    each.
     """
-    u = torch.rand(batch, 2 * attempts + 2, dtype=torch.float64, generator=generator).numpy() if uniforms is None else uniforms
+    u = draw_uniforms(batch, 2 * attempts + 2, generator=generator) if uniforms is None else uniforms
     area = height * width
     target = area * (scale[0] + (scale[1] - scale[0]) * u[:, :attempts])
     log_lo, log_hi = math.log(ratio[0]), math.log(ratio[1])

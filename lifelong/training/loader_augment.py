@@ -6,7 +6,7 @@ augmentation can run in a DataLoader worker (``num_workers >= 1``) while the tra
 previous step, so sampling and augmentation overlap the step instead of adding to it. The harness's batches
 carry their own seed and ``ssl_module.make_views`` augments them with a generator of their own, so the views are
 identical either way. (A background thread of the training process in place of a worker was tried: in two 270-step
-real-time runs on 2 cores it slowed the model's step by 25-35 % against the bare loop, more than the worker.)
+real-time runs on 2 cores it slowed the model's step by 24-34 % against the bare loop, more than the worker.)
 """
 from __future__ import annotations
 
