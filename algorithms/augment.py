@@ -6,8 +6,8 @@ float32 [B, 3, size, size]. Every recipe is an ``nn.Module`` built from plain co
 ``MAESameCropAugment``, which shares the geometry). ``TwoViewAugment`` pairs two recipes for asymmetric views
 (BYOL view 1 / view 2, DINO's two crops).
 
-Geometry (random resized crop, ResizeCenterPad, horizontal flip) is done here, batched, as one separable
-resampling per view: each image's geometric transform is a [size, H] row matrix and a [size, W] column matrix,
+Geometry (random resized crop, ResizeCenterPad of ``geometry.py``, horizontal flip) is done here, batched, as one
+separable resampling per view (``resample.py``): each image's geometric transform is a [size, H] row matrix and a [size, W] column matrix,
 so ``out = Wy @ x @ Wx^T`` (two batched matmuls for the whole batch). The matrices hold the filter weights of
 ``F.interpolate(..., antialias=True, align_corners=False)`` (PIL-style: triangle / Keys a = -0.5 cubic filters,
 widened when downscaling), so a crop is resampled exactly as torchvision resizes a crop on a tensor, with
@@ -15,7 +15,7 @@ antialiasing when downscaling; the crop, the ResizeCenterPad resize and the flip
 (kornia's batched ``RandomResizedCrop`` maps corner pixel centres to corner pixel centres, not half-pixel, and its
 torchvision-exact "slice" mode loops over the images in Python, hence this.)
 
-Photometric steps (``photometric.py``: ColorJitter with torchvision's formulas, RandomGrayscale, RandomGaussianBlur
+Normalisation and the read-out transform are in ``normalize.py``. Photometric steps (``photometric.py``: ColorJitter with torchvision's formulas, RandomGrayscale, RandomGaussianBlur
 with a per-image sigma, RandomSolarize) run on the whole batch; ``forward_pair`` augments both views in one call
 when they do not share their geometry. Every random parameter is drawn per image, the colour-jitter order
 included. Differences from the per-image torchvision pipelines: the
@@ -29,33 +29,20 @@ own generator do not depend on what else runs (a loader worker, a background thr
 from __future__ import annotations
 
 import inspect
-import math
-from dataclasses import dataclass
 from typing import Sequence
 
-import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import nn
 
-from .photometric import ColorJitter, RandomGaussianBlur, RandomGrayscale, RandomSolarize
+from .geometry import Geometry, ResizeCenterPad
+from .normalize import Normalize, to_unit_float
+from .photometric import ColorJitter, RandomGaussianBlur, RandomGrayscale, RandomSolarize, gaussian_kernel_size
 from .photometric import uniforms as draw_uniforms
 from .resample import CROP_ATTEMPTS, FILTERS, place, resample, resample_weights, sample_crop_boxes
-
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
-GRAY_FILL = 127.0 / 255.0
 
 
 # ----------------------------------------------------------------------------------------------------------------
 # helpers
-
-
-def to_unit_float(images: torch.Tensor) -> torch.Tensor:
-    """uint8 [0, 255] -> float32 [0, 1]; floating input is returned as float32."""
-    if images.dtype == torch.uint8:
-        return images.float().div_(255.0)
-    return images.float()
 
 
 def _pair(values: Sequence[float], name: str) -> tuple[float, float]:
@@ -63,107 +50,6 @@ def _pair(values: Sequence[float], name: str) -> tuple[float, float]:
     if len(values) != 2 or values[0] > values[1]:
         raise ValueError(f"{name} must be a (low, high) pair with low <= high, got {values}")
     return values
-
-
-class Normalize(nn.Module):
-    """(x - mean) / std per channel; ImageNet statistics by default."""
-
-    def __init__(self, mean: Sequence[float] = IMAGENET_MEAN, std: Sequence[float] = IMAGENET_STD) -> None:
-        super().__init__()
-        self.register_buffer("mean", torch.tensor([float(m) for m in mean]).view(1, -1, 1, 1), persistent=False)
-        self.register_buffer("std", torch.tensor([float(s) for s in std]).view(1, -1, 1, 1), persistent=False)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return (x - self.mean.to(x.device)) / self.std.to(x.device)
-
-
-_NORMALIZE = Normalize()
-
-
-def eval_transform(images: torch.Tensor, size: int | None = None) -> torch.Tensor:
-    """Read-out transform (no augmentation): [0, 1] float (or uint8) -> ImageNet-normalised float32.
-
-    With ``size``, images are first resized to size x size (bilinear, antialiased, aspect not kept), the
-    real-time read-out's "resize to 224 x 224, centre-crop 224" (spec §15.2) at any size.
-    """
-    x = to_unit_float(images)
-    if size is not None and tuple(x.shape[-2:]) != (size, size):
-        x = F.interpolate(x, size=(size, size), mode="bilinear", align_corners=False, antialias=True)
-    return _NORMALIZE(x)
-
-
-def gaussian_kernel_size(sigma_max: float, size: int) -> int:
-    """Odd Gaussian kernel covering +-3 sigma_max (2 * ceil(3 sigma) + 1), capped by the image size, at least 3."""
-    k = 2 * math.ceil(3.0 * sigma_max) + 1
-    cap = size if size % 2 == 1 else size - 1
-    return max(3, min(k, cap))
-
-
-# ----------------------------------------------------------------------------------------------------------------
-# geometric steps
-
-
-class ResizeCenterPad(nn.Module):
-    """Spec §15.1 ("rdpd"), batched: with probability p per image, shrink to e x e and pad back, centred, with gray.
-
-    For an input [B, C, S, S], e is drawn uniformly from the integers [min_edge_scaled, S), with
-    ``min_edge_scaled = round(min_edge * S / reference)`` (clamped to [1, S - 1]); the image is resized to e x e
-    (bilinear, antialiased as PIL's resize) and placed with floor((S - e) / 2) pixels of ``fill`` on the left and
-    top, the rest on the right and bottom. At S = reference = 224 this is the spec exactly (e in 50..223); the
-    proportional minimum edge is a CPU-size adaptation (about 7 at 32 px, 14 at 64 px, 25 at 112 px) that keeps
-    the range of relative sizes. ``fill`` is in [0, 1] units, before normalisation (127 / 255).
-    Images not drawn are returned unchanged (exactly).
-    """
-
-    def __init__(self, p: float = 0.6, min_edge: int = 50, reference: int = 224, fill: float = GRAY_FILL) -> None:
-        super().__init__()
-        if not 0.0 <= p <= 1.0:
-            raise ValueError(f"p must be in [0, 1], got {p}")
-        self.p, self.min_edge, self.reference, self.fill = float(p), int(min_edge), int(reference), float(fill)
-
-    def min_edge_for(self, size: int) -> int:
-        return min(max(1, round(self.min_edge * size / self.reference)), size - 1)
-
-    def sample_edges(self, batch: int, size: int, uniforms: np.ndarray | None = None,
-                     generator: torch.Generator | None = None) -> torch.Tensor:
-        """int64 [B]: the drawn edge per image, ``size`` for images left unchanged. ``uniforms`` [B, 2] (given or
-        drawn from torch's RNG): whether the image is shrunk, and to which edge."""
-        if self.p == 0.0 or size < 2:
-            return torch.full((batch,), size, dtype=torch.long)
-        u = draw_uniforms(batch, 2, generator=generator) if uniforms is None else uniforms
-        low = self.min_edge_for(size)
-        edges = np.minimum(low + np.floor(u[:, 1] * (size - low)).astype(np.int64), size - 1)
-        return torch.from_numpy(np.where(u[:, 0] < self.p, edges, size))
-
-    def matrix(self, edges: torch.Tensor, size: int, device: torch.device | str | None = None) -> torch.Tensor:
-        """[B, size, size]: the 1-d resize-and-place matrix (identity where edge == size); rows and columns alike."""
-        full = torch.full_like(edges, size)
-        return resample_weights(size, torch.zeros_like(edges), full, size, (size - edges) // 2, edges, "bilinear", device)
-
-    def apply(self, x: torch.Tensor, edges: torch.Tensor) -> torch.Tensor:
-        m = self.matrix(edges, x.shape[-1], x.device)
-        return place(x, m, m, self.fill)
-
-    def forward(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
-        if x.shape[-1] != x.shape[-2]:
-            raise ValueError(f"ResizeCenterPad needs square images, got {tuple(x.shape[-2:])}")
-        if self.p == 0.0:
-            return x
-        return self.apply(x, self.sample_edges(x.shape[0], x.shape[-1], generator=generator))
-
-
-@dataclass
-class Geometry:
-    """The geometric parameters of one augmented batch (shareable between the two views of a pair)."""
-
-    boxes: torch.Tensor   # int64 [B, 4]: crop (top, left, height, width) in the input
-    edges: torch.Tensor   # int64 [B]: ResizeCenterPad edge, ``size`` where not applied
-    flip: torch.Tensor    # bool [B]: horizontal flip
-
-    @staticmethod
-    def cat(parts: Sequence["Geometry"]) -> "Geometry":
-        return Geometry(torch.cat([g.boxes for g in parts]), torch.cat([g.edges for g in parts]),
-                        torch.cat([g.flip for g in parts]))
 
 
 # ----------------------------------------------------------------------------------------------------------------

@@ -30,7 +30,7 @@ import torch.nn.functional as F
 from timm.models.vision_transformer import Block
 from torch import nn
 
-from .augment import IMAGENET_MEAN, IMAGENET_STD
+from .normalize import IMAGENET_MEAN, IMAGENET_STD
 from .base import Algorithm
 
 

@@ -233,6 +233,13 @@ def gaussian_blur(x: torch.Tensor, sigma: torch.Tensor, kernel_size: int) -> tor
     return F.conv2d(y, taps.view(n * c, 1, kernel_size, 1), groups=n * c).view(n, c, height, width)
 
 
+def gaussian_kernel_size(sigma_max: float, size: int) -> int:
+    """Odd Gaussian kernel covering +-3 sigma_max (2 * ceil(3 sigma) + 1), capped by the image size, at least 3."""
+    k = 2 * math.ceil(3.0 * sigma_max) + 1
+    cap = size if size % 2 == 1 else size - 1
+    return max(3, min(k, cap))
+
+
 class RandomGaussianBlur(nn.Module):
     """Each image with probability ``p`` blurred by a Gaussian of sigma ~ U(sigma) px (one sigma for both axes)."""
 

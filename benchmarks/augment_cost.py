@@ -20,7 +20,8 @@ import time
 import torch
 from torch import nn
 
-from algorithms.augment import BYOLAugment, SimCLRAugment, TwoViewAugment, ViewAugment, to_unit_float
+from algorithms.augment import BYOLAugment, SimCLRAugment, TwoViewAugment, ViewAugment
+from algorithms.normalize import to_unit_float
 from algorithms.photometric import ColorJitter, RandomGaussianBlur, RandomGrayscale, RandomSolarize
 from lifelong.training.ssl_module import make_views
 

@@ -7,7 +7,8 @@ import pytest
 import torch
 
 from algorithm_checks import assert_embed, assert_loss_decreases, assert_state_round_trip, one_thread_fixture
-from algorithms.augment import IMAGENET_MEAN, IMAGENET_STD, MAESameCropAugment
+from algorithms.augment import MAESameCropAugment
+from algorithms.normalize import IMAGENET_MEAN, IMAGENET_STD
 from algorithms.mae import MAE, random_masking, sincos_pos_embed_2d
 from algorithms.vit import ViTBackbone, vit_backbone
 from lifelong.components import algorithm_parts

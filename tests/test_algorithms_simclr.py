@@ -11,23 +11,11 @@ from torch.overrides import TorchFunctionMode
 
 from algorithm_checks import (assert_embed, assert_loss_decreases, assert_state_round_trip, mlp_layout,
                               one_thread_fixture, tiny_factory, tiny_views)
-from algorithms.augment import (
-    GRAY_FILL,
-    IMAGENET_MEAN,
-    IMAGENET_STD,
-    BYOLAugment,
-    MAESameCropAugment,
-    MoCoV2Augment,
-    Normalize,
-    ResizeCenterPad,
-    SimCLRAugment,
-    TwoViewAugment,
-    eval_transform,
-    gaussian_kernel_size,
-    resample,
-    resample_weights,
-    sample_crop_boxes,
-)
+from algorithms.augment import BYOLAugment, MAESameCropAugment, MoCoV2Augment, SimCLRAugment, TwoViewAugment
+from algorithms.geometry import GRAY_FILL, ResizeCenterPad
+from algorithms.normalize import IMAGENET_MEAN, IMAGENET_STD, Normalize, eval_transform
+from algorithms.photometric import gaussian_kernel_size
+from algorithms.resample import resample, resample_weights, sample_crop_boxes
 from algorithms.backbones import resnet18, resnet50, small_cnn
 from algorithms.heads import projection_mlp
 from algorithms.lars import LARS

@@ -8,7 +8,7 @@ import pytest
 import torch
 from torch import nn
 
-from algorithms.augment import eval_transform
+from algorithms.normalize import eval_transform
 from algorithms.backbones import resnet18
 from algorithms.lars import LARS
 from algorithms.simclr import SimCLR

@@ -11,6 +11,8 @@ import torch
 import torchvision.transforms.v2.functional as TF
 
 from algorithms import augment as A
+from algorithms.geometry import GRAY_FILL
+from algorithms.normalize import IMAGENET_MEAN, IMAGENET_STD
 from algorithms.photometric import (ColorJitter, RandomGaussianBlur, RandomGrayscale, RandomSolarize,
                                     adjust_brightness, adjust_contrast, adjust_hue, adjust_saturation, gaussian_blur)
 
@@ -197,8 +199,8 @@ def test_augment_pairs_draws_each_jobs_geometry_from_its_own_recipe():
     x = torch.ones(12, 3, 16, 16)
     torch.manual_seed(0)
     (s1, s2), (p1, p2) = A.augment_pairs([(s, x[:4], x[4:8]), (p, x[8:], x[8:])])
-    fill = (A.GRAY_FILL - torch.tensor(A.IMAGENET_MEAN)) / torch.tensor(A.IMAGENET_STD)
-    white = (1.0 - torch.tensor(A.IMAGENET_MEAN)) / torch.tensor(A.IMAGENET_STD)
+    fill = (GRAY_FILL - torch.tensor(IMAGENET_MEAN)) / torch.tensor(IMAGENET_STD)
+    white = (1.0 - torch.tensor(IMAGENET_MEAN)) / torch.tensor(IMAGENET_STD)
     for v in (s1, s2):
         torch.testing.assert_close(v, white.view(1, 3, 1, 1).expand_as(v))
     for v in (p1, p2):

@@ -320,7 +320,7 @@ def test_default_readout_set_is_learnable_with_labels():
     """The learnability check of the default read-out set (README "Life-long benchmark"): the CPU backbone with a
     linear layer, trained with labels on the training images, generalises to the test images far above chance
     (0.1). The shape-only world (typicality=0) fails it."""
-    from algorithms.augment import eval_transform
+    from algorithms.normalize import eval_transform
     from algorithms.backbones import small_cnn
 
     ev = make_object_eval_set(n_categories=10, train_per_class=100, test_per_class=30, image_size=32, seed=5)

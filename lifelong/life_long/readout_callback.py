@@ -14,7 +14,7 @@ import numpy as np
 import pytorch_lightning as pl
 import torch
 
-from algorithms.augment import eval_transform
+from algorithms.normalize import eval_transform
 from streams.frame_timeline import FrameTimeline
 from streams.labelled_images import LabelledImages
 

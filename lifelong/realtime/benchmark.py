@@ -13,7 +13,7 @@ from omegaconf import DictConfig, OmegaConf
 from torch.utils.data import DataLoader
 
 import human_data
-from algorithms.augment import eval_transform
+from algorithms.normalize import eval_transform
 from streams.batch_ratio import split_batch
 from streams.face_pairs import face_pairs
 from streams.image_store import ImageStore, TensorImageStore
