@@ -1,20 +1,23 @@
 """Pretraining: train an algorithm on the pretraining set and save a starting-point checkpoint.
 
 The checkpoint holds weights and optimizer state (the real-time protocol restores both). A
-checkpoint is cached under ``cache_dir`` by a hash of everything that determines it, so a second
-run with the same settings starts from the cached file.
+checkpoint is cached under ``cache_dir`` by a hash of everything that determines it (the settings and the source of
+the code that trains it), so a second run with the same settings and code starts from the cached file.
 """
 from __future__ import annotations
 
 import hashlib
 import json
 import time
+from functools import lru_cache
 from pathlib import Path
 
 import torch
 from omegaconf import DictConfig, OmegaConf
 from torch.utils.data import DataLoader
 
+import algorithms
+import streams
 from streams.image_store import ImageStore
 from streams.stream_sampler import pretraining_order
 
@@ -30,6 +33,31 @@ LIFELONG_ONLY_KEYS = ("lifelong_lr", "lifelong_optimizer")
 CACHE_KEYS = ("algorithm", "pretrain_data", "pretraining", "image_size", "seed", "blur_sigma", "stimuli")
 
 
+def pretraining_sources() -> list[Path]:
+    """The Python sources a pretrained checkpoint depends on: the algorithms and their augmentation
+    (``algorithms``), the images and samplers (``streams``), the training loop (``lifelong/training``) and the
+    component builders (``lifelong/components.py``)."""
+    here = Path(__file__).resolve().parent
+    return [*(f for pkg in (algorithms, streams) for f in Path(pkg.__file__).resolve().parent.rglob("*.py")),
+            *here.rglob("*.py"), here.parent / "components.py"]
+
+
+def sources_hash(files: list[Path]) -> str:
+    """A short hash of the files' folder and file names and contents, in a fixed order."""
+    digest = hashlib.sha256()
+    for f in sorted(files, key=lambda f: (f.parent.name, f.name)):
+        digest.update(f"{f.parent.name}/{f.name}\0".encode())
+        digest.update(f.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+@lru_cache(maxsize=1)
+def pretraining_code_hash() -> str:
+    """Part of the cache key, so that a checkpoint made by other code (an upgrade, an edited recipe) is not reused
+    as if it were equal: the settings alone do not say what a checkpoint is."""
+    return sources_hash(pretraining_sources())
+
+
 def pretraining_key(cfg: DictConfig) -> str:
     parts = {k: OmegaConf.to_container(cfg[k], resolve=True) if isinstance(cfg[k], DictConfig) else cfg[k]
              for k in CACHE_KEYS if k in cfg}
@@ -40,6 +68,7 @@ def pretraining_key(cfg: DictConfig) -> str:
     for k in LIFELONG_ONLY_KEYS:
         algo.pop(k, None)
     algo.get("augment", {}).pop("lifelong", None)
+    parts["code"] = pretraining_code_hash()
     blob = json.dumps(parts, sort_keys=True, default=str).encode()
     return hashlib.sha256(blob).hexdigest()[:16]
 
