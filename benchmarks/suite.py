@@ -2,7 +2,7 @@
 
     python -m benchmarks.suite                      # sections 1-5, CPU preset sizes (~12 min on 2 cores)
     python -m benchmarks.suite --only data store    # some sections
-    python -m benchmarks.suite --only protocol      # section 6 (~40 min)
+    python -m benchmarks.suite --only protocol      # section 6 (~45 min; --threads 2: in process only, ~12 min)
     python -m benchmarks.suite --quick              # smaller sizes, for a smoke check
 
 Every ratio is measured in the same process, the two sides one after the other, on the same model, batch
