@@ -33,20 +33,21 @@ LIFELONG_ONLY_KEYS = ("lifelong_lr", "lifelong_optimizer")
 CACHE_KEYS = ("algorithm", "pretrain_data", "pretraining", "image_size", "seed", "blur_sigma", "stimuli")
 
 
-def pretraining_sources() -> list[Path]:
-    """The Python sources a pretrained checkpoint depends on: the algorithms and their augmentation
-    (``algorithms``), the images and samplers (``streams``), the training loop (``lifelong/training``) and the
-    component builders (``lifelong/components.py``)."""
+def pretraining_sources() -> tuple[Path, list[Path]]:
+    """The folder holding the harness's packages, and the Python sources a pretrained checkpoint depends on: the
+    algorithms and their augmentation (``algorithms``), the images and samplers (``streams``), the training loop
+    (``lifelong/training``) and the component builders (``lifelong/components.py``)."""
     here = Path(__file__).resolve().parent
-    return [*(f for pkg in (algorithms, streams) for f in Path(pkg.__file__).resolve().parent.rglob("*.py")),
-            *here.rglob("*.py"), here.parent / "components.py"]
+    files = [*(f for pkg in (algorithms, streams) for f in Path(pkg.__file__).resolve().parent.rglob("*.py")),
+             *here.rglob("*.py"), here.parent / "components.py"]
+    return here.parent.parent, files
 
 
-def sources_hash(files: list[Path]) -> str:
-    """A short hash of the files' folder and file names and contents, in a fixed order."""
+def sources_hash(root: Path, files: list[Path]) -> str:
+    """A short hash of the files' paths below ``root`` and their contents, in the order of those paths."""
     digest = hashlib.sha256()
-    for f in sorted(files, key=lambda f: (f.parent.name, f.name)):
-        digest.update(f"{f.parent.name}/{f.name}\0".encode())
+    for name, f in sorted((f.relative_to(root).as_posix(), f) for f in files):
+        digest.update(f"{name}\0".encode())
         digest.update(f.read_bytes())
     return digest.hexdigest()[:16]
 
@@ -55,7 +56,7 @@ def sources_hash(files: list[Path]) -> str:
 def pretraining_code_hash() -> str:
     """Part of the cache key, so that a checkpoint made by other code (an upgrade, an edited recipe) is not reused
     as if it were equal: the settings alone do not say what a checkpoint is."""
-    return sources_hash(pretraining_sources())
+    return sources_hash(*pretraining_sources())
 
 
 def pretraining_key(cfg: DictConfig) -> str:
