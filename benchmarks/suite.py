@@ -117,31 +117,38 @@ def section_protocol(tmp: Path, quick: bool, rows: list) -> None:
         modes = modes[1:]
     threads = "" if torch.get_num_threads() == 1 else f", {torch.get_num_threads()} torch threads"
     steps = 270 if quick else 1350
+
+    def measure_modes(run, bare, step_label: str, share_label: str, readout_label: str, exposure: str = "") -> None:
+        """For each mode: the bracketed harness ratio and the drift-free share of the median run, and the read-out
+        share of the first mode's. ``run(extra, warm)`` returns the run dict with its ``total`` seconds."""
+        for k, (mode, extra, repeats) in enumerate(modes):
+            def harness(i, extra=extra, first=k == 0):
+                r = run(extra, first and i == 0)
+                return r, r["total"] / r["steps"]
+
+            med, spread, _ = bracketed(harness, bare, repeats)
+            r = med["run"]
+            rows.append(("protocol", f"{step_label}, {mode}{threads}{spread}", f"{med['harness_ms']:.1f} ms",
+                         f"bare loop {med['bare_ms']:.1f} ms", med["ratio"], ">= 0.90"))
+            rows.append(("protocol", share_label, f"{r['model_seconds']:.1f} s", f"of {r['total']:.1f} s",
+                         r["model_seconds"] / r["total"], ">= 0.90"))
+            if k == 0:
+                rows.append(("protocol", readout_label.format(readouts=r["readouts"]), f"{r['readout_seconds']:.2f} s",
+                             f"of {r['total']:.2f} s{exposure}", r["readout_seconds"] / r["total"], "<= 0.10"))
+
+    def realtime(extra, warm):
+        # the first run builds the pretraining cache and warms the caches in an untimed 54-step run
+        rt = realtime_run(tmp, ["benchmark.pairs=[0]", "benchmark.conditions=[build]", f"benchmark.num_steps={steps}",
+                                *extra], warm=warm, warm_overrides=("benchmark.num_steps=54",))
+        return {**rt, "total": rt["seconds"]}
+
     cfg = compose_cfg(tmp / "probe", ["benchmark.pairs=[0]"])
     n = int(cfg.benchmark.batch_pairs)
-    bare_rt = lambda: bare_step_seconds(cfg, n, 20, lifelong=False)  # noqa: E731
-
-    for k, (mode, extra, repeats) in enumerate(modes):
-        def realtime(i, extra=extra, first=k == 0):
-            # the first run builds the pretraining cache and warms the caches in an untimed 54-step run
-            rt = realtime_run(tmp, ["benchmark.pairs=[0]", "benchmark.conditions=[build]",
-                                    f"benchmark.num_steps={steps}", *extra],
-                              warm=first and i == 0, warm_overrides=("benchmark.num_steps=54",))
-            return rt, rt["seconds"] / rt["steps"]
-
-        med, spread, _ = bracketed(realtime, bare_rt, repeats)
-        rt = med["run"]
-        rows.append(("protocol", f"real-time step, {steps} steps per exposure run (19 evaluations), {mode}"
-                     f"{threads}{spread}", f"{med['harness_ms']:.1f} ms", f"bare loop {med['bare_ms']:.1f} ms",
-                     med["ratio"], ">= 0.90"))
-        rows.append(("protocol", "share of that real-time run's wall time spent in the model's step (forward, "
-                     "backward, optimizer: the bare loop's work), measured inside the run, free of drift",
-                     f"{rt['model_seconds']:.1f} s", f"of {rt['seconds']:.1f} s", rt["model_seconds"] / rt["seconds"],
-                     ">= 0.90"))
-        if k == 0:
-            rows.append(("protocol", f"real-time d' read-out share, {steps} steps, 15 pairs x {rt['readouts']} "
-                         "evaluations", f"{rt['readout_seconds']:.2f} s", f"of {rt['seconds']:.2f} s exposure",
-                         rt["readout_seconds"] / rt["seconds"], "<= 0.10"))
+    measure_modes(realtime, lambda: bare_step_seconds(cfg, n, 20, lifelong=False),
+                  f"real-time step, {steps} steps per exposure run (19 evaluations)",
+                  "share of that real-time run's wall time spent in the model's step (forward, backward, optimizer: "
+                  "the bare loop's work), measured inside the run, free of drift",
+                  f"real-time d' read-out share, {steps} steps, 15 pairs x {{readouts}} evaluations", " exposure")
     if modes[0][1]:
         alone, beside = bare_beside_augmentation(cfg, n, 20 if quick else 40)
         rows.append(("protocol", "bare loop beside a process augmenting the next batches (the loader worker's work), "
@@ -151,29 +158,18 @@ def section_protocol(tmp: Path, quick: bool, rows: list) -> None:
     # trained (benchmark.chunks=1), so 2 read-outs (before and after) are amortised over it, not the paper's ~1.
     # A 6-minute run drifts more than a 2-minute one, so the worker runs are repeated like the real-time ones.
     chunk = 100 if quick else PAPER_ITERATIONS_PER_CHUNK
-    cfg = compose_cfg(tmp / "probe", ["benchmark=lifelong"])
-    n = int(cfg.benchmark.batch_pairs)
-    bare_ll = lambda: bare_step_seconds(cfg, n, 20, lifelong=True)  # noqa: E731
+    cfg_ll = compose_cfg(tmp / "probe", ["benchmark=lifelong"])
+    n_ll = int(cfg_ll.benchmark.batch_pairs)
 
-    for k, (mode, extra, repeats) in enumerate(modes):
-        def lifelong(i, extra=extra):
-            ll = lifelong_run(tmp, ["frames.n_days=4", "frames.n_chunks=2", "benchmark.chunks=1",
-                                    f"benchmark.pairs_per_epoch={chunk * n}", *extra])
-            return ll, (ll["train_seconds"] + ll["readout_seconds"]) / ll["steps"]
+    def lifelong(extra, warm):
+        ll = lifelong_run(tmp, ["frames.n_days=4", "frames.n_chunks=2", "benchmark.chunks=1",
+                                f"benchmark.pairs_per_epoch={chunk * n_ll}", *extra])
+        return {**ll, "total": ll["train_seconds"] + ll["readout_seconds"]}
 
-        med, spread, _ = bracketed(lifelong, bare_ll, repeats)
-        ll = med["run"]
-        total = ll["train_seconds"] + ll["readout_seconds"]
-        rows.append(("protocol", f"life-long step, chunks of {chunk} steps, read-outs amortised, {mode}{threads}"
-                     f"{spread}", f"{med['harness_ms']:.1f} ms", f"bare loop {med['bare_ms']:.1f} ms", med["ratio"],
-                     ">= 0.90"))
-        rows.append(("protocol", "share of that life-long run's time spent in the model's step, measured inside "
-                     "the run", f"{ll['model_seconds']:.1f} s", f"of {total:.1f} s", ll["model_seconds"] / total,
-                     ">= 0.90"))
-        if k == 0:
-            rows.append(("protocol", f"life-long read-out share, {ll['readouts']} read-outs, chunks of {chunk} steps",
-                         f"{ll['readout_seconds']:.2f} s", f"of {total:.2f} s", ll["readout_seconds"] / total,
-                         "<= 0.10"))
+    measure_modes(lifelong, lambda: bare_step_seconds(cfg_ll, n_ll, 20, lifelong=True),
+                  f"life-long step, chunks of {chunk} steps, read-outs amortised",
+                  "share of that life-long run's time spent in the model's step, measured inside the run",
+                  f"life-long read-out share, {{readouts}} read-outs, chunks of {chunk} steps")
 
 
 # ------------------------------------------------------------------------------------------------- scaling
