@@ -78,6 +78,60 @@ def bare_step_seconds(cfg: DictConfig, n_pairs: int, steps: int, lifelong: bool)
     return (time.perf_counter() - t0) / steps
 
 
+class _PremadeViews(torch.utils.data.Dataset):
+    """``length`` steps of the same two pre-made views (what the bare loop feeds), as the module's batches."""
+
+    def __init__(self, v1: torch.Tensor, v2: torch.Tensor, length: int) -> None:
+        self.v1, self.v2, self.length = v1, v2, length
+
+    def __len__(self) -> int:
+        return self.length
+
+    def __getitem__(self, i: int) -> dict:
+        return {"view1": self.v1, "view2": self.v2, "step": torch.tensor(i)}
+
+
+def lightning_step_seconds(cfg: DictConfig, n_pairs: int, steps: int) -> float:
+    """Mean seconds per step of the harness's own Trainer (``make_trainer``) and ``SSLModule`` fed the bare loop's
+    pre-made views: the bare loop's work plus Lightning's loop, hooks and logging, without sampling, augmentation or
+    read-outs. Timed from the start of the 4th batch to the start of the last, like ``bare_step_seconds``'s
+    3 warm-up steps (real-time settings: the optimizer's own learning rate, no schedule)."""
+    import pytorch_lightning as pl
+
+    from lifelong.components import make_trainer
+
+    parts = algorithm_parts(cfg)
+    torch.manual_seed(0)
+    module = SSLModule(parts.make(), parts.optimizer_factory, parts.weight_decay, parts.stream_augment,
+                       parts.pretrain_augment, channels_last=bool(cfg.channels_last))
+    S = int(cfg.image_size)
+    fmt = torch.channels_last if cfg.channels_last else torch.contiguous_format
+    v1 = torch.randn(n_pairs, 3, S, S).contiguous(memory_format=fmt)
+    v2 = torch.randn(n_pairs, 3, S, S).contiguous(memory_format=fmt)
+    starts: list[float] = []
+
+    class BatchStarts(pl.Callback):
+        def on_train_batch_start(self, *args) -> None:
+            starts.append(time.perf_counter())
+
+    trainer = make_trainer(cfg, max_steps=steps + 4, callbacks=[BatchStarts()])
+    trainer.fit(module, torch.utils.data.DataLoader(_PremadeViews(v1, v2, steps + 4), batch_size=None))
+    return (starts[-1] - starts[3]) / steps
+
+
+def alternating(measure_a, measure_b, repeats: int) -> tuple[float, float, float]:
+    """``repeats`` pairs of measurements in alternating order (a b, b a, a b, ...), so that a drift of the machine's
+    speed falls on both sides alike. Returns the median of a, the median of b and the median of the per-pair
+    ratios a / b."""
+    a, b = [], []
+    for i in range(repeats):
+        if i % 2 == 0:
+            a.append(measure_a()); b.append(measure_b())
+        else:
+            b.append(measure_b()); a.append(measure_a())
+    return float(np.median(a)), float(np.median(b)), float(np.median(np.array(a) / np.array(b)))
+
+
 # ------------------------------------------------------------------------------------------------- harness
 class Stopwatch:
     """Accumulates the time spent in a wrapped method (used to time the read-outs inside a real run)."""

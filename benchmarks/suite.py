@@ -11,7 +11,8 @@ and image size. Sections:
 1. harness  Harness efficiency: seconds per training step of the real-time and of the life-long benchmark run
             through the harness (Lightning, stream sampling, device augmentation, the step, the read-outs
             amortised) vs a bare PyTorch loop of the same algorithm, optimizer and batch on pre-made tensors.
-            Ratio = bare / harness (target >= 0.90).
+            Ratio = bare / harness (target >= 0.90). Also Lightning's loop alone (the harness's Trainer and module
+            fed the bare loop's pre-made views) vs the bare loop, in alternating order: the framework's own cost.
 2. data     Data path: our stream -> pairs -> batched augmentation (ChunkBatches + the algorithm's recipe on
             whole batches) vs a per-image pipeline of the paper's kind (every frame decoded from JPEG, PIL /
             torchvision transforms per image, DataLoader) at the same image size and worker count (target >= 5x).
@@ -48,8 +49,8 @@ import torch
 
 from .augment_cost import section_augment
 from .data_path import section_data, section_store
-from .measure import (bare_beside_augmentation, bare_step_seconds, bracketed, compose_cfg, lifelong_run,
-                      realtime_run)
+from .measure import (alternating, bare_beside_augmentation, bare_step_seconds, bracketed, compose_cfg,
+                      lifelong_run, lightning_step_seconds, realtime_run)
 
 SECTIONS = ("harness", "data", "augment", "eval", "store", "scaling", "protocol")
 PAPER_ITERATIONS_PER_CHUNK = 2502      # lifelong.yaml: 1,281,166 pairs per chunk / 512 pairs per batch
@@ -89,7 +90,21 @@ def section_harness(tmp: Path, quick: bool, rows: list) -> dict:
                          f"bare loop {med['bare_ms']:.1f} ms", med["ratio"], ">= 0.90"))
             if i == 0:
                 runs["ll" if is_ll else "rt"] = all_runs[-1]
+    lightning_row("harness", rt_cfg, quick, rows)
     return runs
+
+
+def lightning_row(section: str, cfg, quick: bool, rows: list) -> None:
+    """The framework's own cost: the real-time step through the harness's Trainer and module on the bare loop's
+    pre-made views vs the bare loop, in alternating order (what a harness row adds beyond this is sampling,
+    augmentation and read-outs)."""
+    n = int(cfg.benchmark.batch_pairs)
+    steps, pairs = (30, 2) if quick else (60, 6)
+    bare, light, ratio = alternating(lambda: bare_step_seconds(cfg, n, steps, lifelong=False),
+                                     lambda: lightning_step_seconds(cfg, n, steps), pairs)
+    rows.append((section, f"Lightning's loop alone: the real-time step through the harness's Trainer and module on "
+                 f"the bare loop's pre-made views ({steps} steps, {pairs} alternating pairs, medians)",
+                 f"{1e3 * light:.1f} ms", f"bare loop {1e3 * bare:.1f} ms", ratio, ""))
 
 
 def section_eval(tmp: Path, quick: bool, rows: list, runs: dict | None) -> None:
@@ -149,6 +164,7 @@ def section_protocol(tmp: Path, quick: bool, rows: list) -> None:
                   "share of that real-time run's wall time spent in the model's step (forward, backward, optimizer: "
                   "the bare loop's work), measured inside the run, free of drift",
                   f"real-time d' read-out share, {steps} steps, 15 pairs x {{readouts}} evaluations", " exposure")
+    lightning_row("protocol", cfg, quick, rows)
     if modes[0][1]:
         alone, beside = bare_beside_augmentation(cfg, n, 20 if quick else 40)
         rows.append(("protocol", "bare loop beside a process augmenting the next batches (the loader worker's work), "
