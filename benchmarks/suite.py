@@ -2,7 +2,7 @@
 
     python -m benchmarks.suite                      # sections 1-5, CPU preset sizes (~12 min on 2 cores)
     python -m benchmarks.suite --only data store    # some sections
-    python -m benchmarks.suite --only protocol      # section 6 (~45 min; --threads 2: in process only, ~12 min)
+    python -m benchmarks.suite --only protocol      # section 6 (~45 min; --threads 2: in process only, 7-12 min)
     python -m benchmarks.suite --quick              # smaller sizes, for a smoke check
 
 Every ratio is measured in the same process, the two sides one after the other, on the same model, batch
@@ -31,7 +31,7 @@ and image size. Sections:
             the training process; the life-long chunk likewise (3 runs with the worker, 1 without); and the bare
             loop beside a process doing the worker's augmentation (what sharing 2 cores costs any loop). Not part
             of the default run (~45 min). With --threads 2 (the default of lifelong-run on 2 cores) only the
-            in-process runs, against a 2-thread bare loop (~12 min).
+            in-process runs, against a 2-thread bare loop (7-12 min).
 
 Sections 2 and 4 live in benchmarks/data_path.py, 'augment' in benchmarks/augment_cost.py, the measuring machinery
 in benchmarks/measure.py; this module holds sections 1, 3, 5 and 6 and the command line.
