@@ -11,11 +11,12 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
+import pytorch_lightning as pl
 import torch
 from hydra import compose, initialize_config_module
 from omegaconf import DictConfig, open_dict
 
-from lifelong.components import algorithm_parts
+from lifelong.components import algorithm_parts, make_trainer
 from lifelong.plugins import store_algorithm_configs
 from lifelong.training.ssl_module import SSLModule, make_views
 from streams.batch_ratio import split_batch
@@ -37,6 +38,14 @@ def quiet(fn, *args):
 
 
 # ----------------------------------------------------------------------------------------------- bare loop
+def premade_views(cfg: DictConfig, n_pairs: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """The two random views the bare loop feeds every step: [n_pairs, 3, S, S] at the config's image size, in its
+    memory format (drawn from torch's global RNG)."""
+    S = int(cfg.image_size)
+    fmt = torch.channels_last if cfg.channels_last else torch.contiguous_format
+    return tuple(torch.randn(n_pairs, 3, S, S).contiguous(memory_format=fmt) for _ in range(2))
+
+
 def bare_step_seconds(cfg: DictConfig, n_pairs: int, steps: int, lifelong: bool) -> float:
     """Mean seconds of ``algorithm.training_loss`` + backward + optimizer step (+ EMA update) on pre-made,
     already augmented tensors, over ``steps`` steps after 3 warm-up steps: the floor of any harness. The mean,
@@ -59,12 +68,9 @@ def bare_step_seconds(cfg: DictConfig, n_pairs: int, steps: int, lifelong: bool)
     if lr is not None:
         for g in opt.param_groups:
             g["lr"] = lr
-    S = int(cfg.image_size)
-    fmt = torch.channels_last if cfg.channels_last else torch.contiguous_format
     if cfg.channels_last:
         algorithm = algorithm.to(memory_format=torch.channels_last)
-    v1 = torch.randn(n_pairs, 3, S, S).contiguous(memory_format=fmt)
-    v2 = torch.randn(n_pairs, 3, S, S).contiguous(memory_format=fmt)
+    v1, v2 = premade_views(cfg, n_pairs)
     algorithm.train()
     for i in range(steps + 3):
         if i == 3:
@@ -96,18 +102,11 @@ def lightning_step_seconds(cfg: DictConfig, n_pairs: int, steps: int) -> float:
     pre-made views: the bare loop's work plus Lightning's loop, hooks and logging, without sampling, augmentation or
     read-outs. Timed from the start of the 4th batch to the start of the last, like ``bare_step_seconds``'s
     3 warm-up steps (real-time settings: the optimizer's own learning rate, no schedule)."""
-    import pytorch_lightning as pl
-
-    from lifelong.components import make_trainer
-
     parts = algorithm_parts(cfg)
     torch.manual_seed(0)
     module = SSLModule(parts.make(), parts.optimizer_factory, parts.weight_decay, parts.stream_augment,
                        parts.pretrain_augment, channels_last=bool(cfg.channels_last))
-    S = int(cfg.image_size)
-    fmt = torch.channels_last if cfg.channels_last else torch.contiguous_format
-    v1 = torch.randn(n_pairs, 3, S, S).contiguous(memory_format=fmt)
-    v2 = torch.randn(n_pairs, 3, S, S).contiguous(memory_format=fmt)
+    v1, v2 = premade_views(cfg, n_pairs)
     starts: list[float] = []
 
     class BatchStarts(pl.Callback):
