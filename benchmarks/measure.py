@@ -217,7 +217,9 @@ def bracketed(measure_harness, measure_bare, repeats: int) -> tuple[dict, str, l
     return median, spread, [r["run"] for r in reps]
 
 
-def _augment_forever(cfg: DictConfig, n_pairs: int, stop) -> None:
+def _augment_forever(cfg: DictConfig, n_pairs: int, stop, period: float) -> None:
+    """Augment real-time batches until ``stop`` is set: without pause (``period`` 0), or one batch every
+    ``period`` seconds, waiting for the rest of it, as a loader worker does once its prefetch queue is full."""
     torch.set_num_threads(1)
     parts = algorithm_parts(cfg)
     S = int(cfg.image_size)
@@ -227,16 +229,20 @@ def _augment_forever(cfg: DictConfig, n_pairs: int, stop) -> None:
     batch = {"stream1": images(n_stream), "stream2": images(n_stream), "pretrain": images(n_pre),
              "step": torch.tensor(0)}
     while not stop.is_set():
+        t0 = time.perf_counter()
         make_views(batch, parts.stream_augment, parts.pretrain_augment)
+        if period > 0:
+            stop.wait(max(0.0, period - (time.perf_counter() - t0)))
 
 
-def bare_beside_augmentation(cfg: DictConfig, n_pairs: int, steps: int) -> tuple[float, float]:
+def bare_beside_augmentation(cfg: DictConfig, n_pairs: int, steps: int, period: float = 0.0) -> tuple[float, float]:
     """Bare-loop seconds per step alone (mean of before and after) and with a second process augmenting batches
-    on the other core, as the loader worker does: what sharing the cores costs the step, harness or not."""
+    on the other core: without pause (``period`` 0, the worst case), or one batch every ``period`` seconds, as the
+    loader worker does when the step is the slower side. What sharing the cores costs the step, harness or not."""
     before = bare_step_seconds(cfg, n_pairs, steps, lifelong=False)
     ctx = mp.get_context("fork")
     stop = ctx.Event()
-    proc = ctx.Process(target=_augment_forever, args=(cfg, n_pairs, stop), daemon=True)
+    proc = ctx.Process(target=_augment_forever, args=(cfg, n_pairs, stop, period), daemon=True)
     proc.start()
     try:
         time.sleep(2.0)                                # the neighbour's setup is not part of the measurement
